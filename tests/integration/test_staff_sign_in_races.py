@@ -33,7 +33,8 @@ HASHER = Argon2PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 
 
 class _HookedStaff:
-    """A staff repository that calls ``hook`` once, after the first read by id."""
+    """A staff repository that calls ``hook`` after each read by id (``get``,
+    ``get_for_update``); the test's hook acts once."""
 
     def __init__(self, inner: Any, hook: Callable[[], None]) -> None:
         self._inner = inner
@@ -53,7 +54,7 @@ class _HookedStaff:
 
 
 class _HookedUnitOfWork:
-    """A unit of work whose staff reads by id call ``hook`` (once, see ``armed``)."""
+    """A unit of work whose staff reads by id call ``hook``."""
 
     def __init__(self, inner: UnitOfWork, hook: Callable[[], None]) -> None:
         self._inner = inner

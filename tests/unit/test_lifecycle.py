@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bookingcore import InvalidTransitionError, Lifecycle, ValidationError
+from bookingcore import InvalidTransitionError, Lifecycle, Settings, ValidationError
 from bookingcore.domain import APPOINTMENT, PRESETS, RESERVATION, TRAVEL
 
 #: Seed 004's ALLOWED_TRANSITIONS, written out independently of the library.
@@ -116,6 +116,77 @@ class TestDefinitionChecks:
             Lifecycle("bad", ("a", "b", "a"), "a", {"a": {"b"}})
         assert caught.value.fields == ("lifecycle.states",)
         assert caught.value.errors[0].code == "duplicate_state"
+
+    def test_a_cancelled_state_that_holds_seats_is_refused(self) -> None:
+        """Cancelling would keep the seats: it used to be accepted, and a cancelled
+        booking went on holding its seats, never offered to the waiting list."""
+        with pytest.raises(ValidationError) as caught:
+            Lifecycle(
+                "bad",
+                ("open", "void"),
+                "open",
+                {"open": {"void"}},
+                terminal={"void"},
+                holding={"open", "void"},
+                cancelled="void",
+            )
+        assert caught.value.fields == ("lifecycle.holding",)
+        assert caught.value.errors[0].code == "cancelled_holds_seats"
+        assert "'void'" in caught.value.errors[0].message
+
+    def test_a_cancelled_state_that_only_money_reaches_is_refused(self) -> None:
+        """``cancel`` is a move by hand, which a money state refuses: it could never work."""
+        with pytest.raises(ValidationError) as caught:
+            Lifecycle(
+                "bad",
+                ("open", "void"),
+                "open",
+                {"open": {"void"}},
+                terminal={"void"},
+                cancelled="void",
+                money_states={"void"},
+            )
+        assert caught.value.fields == ("lifecycle.money_states",)
+        assert caught.value.errors[0].code == "cancelled_money_state"
+
+    @pytest.mark.parametrize("part", ["initial", "entry"])
+    def test_a_cancelled_state_a_booking_starts_in_is_refused(self, part: str) -> None:
+        initial, entry = ("void", set()) if part == "initial" else ("open", {"void"})
+        with pytest.raises(ValidationError) as caught:
+            Lifecycle(
+                "bad",
+                ("open", "void"),
+                initial,
+                {"open": {"void"}, "void": {"open"}},
+                cancelled="void",
+                entry=entry,
+            )
+        assert caught.value.fields == (f"lifecycle.{part}",)
+        assert caught.value.errors[0].code == "cancelled_is_start"
+
+    def test_a_cancelled_state_no_booking_reaches_is_refused_by_settings(self) -> None:
+        lifecycle = Lifecycle(
+            "odd",
+            ("open", "done", "void"),
+            "open",
+            {"open": {"done"}},
+            terminal={"done", "void"},
+            cancelled="void",
+        )
+        with pytest.raises(ValidationError) as caught:
+            Settings(lifecycles={**PRESETS, "odd": lifecycle})
+        assert [(e.field, e.code) for e in caught.value.errors] == [
+            ("lifecycles.odd.states", "unreachable")
+        ]
+        assert "'void'" in caught.value.errors[0].message
+
+    def test_a_cancelled_state_need_not_be_terminal(self) -> None:
+        """Appointments reactivate a cancelled booking (CANCELLED -> PENDING)."""
+        assert APPOINTMENT.cancelled is not None
+        assert not APPOINTMENT.is_terminal(APPOINTMENT.cancelled)
+        for preset in PRESETS.values():
+            assert preset.cancelled is not None
+            assert not preset.holds_capacity(preset.cancelled)
 
     def test_every_fatal_problem_is_reported_at_once(self) -> None:
         with pytest.raises(ValidationError) as caught:

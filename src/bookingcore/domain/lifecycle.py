@@ -49,23 +49,41 @@ __all__ = [
 class ProblemKind(enum.StrEnum):
     """What :func:`check` found wrong with a lifecycle definition.
 
-    The first three make a definition unusable and :class:`Lifecycle` refuses
-    them; the last two are legal but almost always a mistake, and
-    :class:`~bookingcore.Settings` refuses a lifecycle that has them.
+    All but the last two make a definition unusable and :class:`Lifecycle`
+    refuses them; ``unreachable`` and ``dead_end`` are legal but almost always
+    a mistake, and :class:`~bookingcore.Settings` refuses a lifecycle that has
+    them. The ``cancelled_*`` kinds are about the ``cancelled`` state, the one
+    :meth:`~bookingcore.services.BookingService.cancel` moves to: it must give
+    the seats back (``cancelled_holds_seats``), be a state a move by hand may
+    reach (``cancelled_money_state``), and not be where a booking starts
+    (``cancelled_is_start``). It need not be terminal: appointments reactivate
+    a cancelled booking.
 
     .. versionadded:: 0.1
+    .. versionchanged:: 0.4 ``cancelled_holds_seats``, ``cancelled_money_state``
+       and ``cancelled_is_start``.
     """
 
     DUPLICATE_STATE = "duplicate_state"
     UNKNOWN_STATE = "unknown_state"
     TERMINAL_EXIT = "terminal_exit"
+    CANCELLED_HOLDS_SEATS = "cancelled_holds_seats"
+    CANCELLED_MONEY_STATE = "cancelled_money_state"
+    CANCELLED_IS_START = "cancelled_is_start"
     UNREACHABLE = "unreachable"
     DEAD_END = "dead_end"
 
 
 #: Problems that make a definition impossible to build.
 _FATAL = frozenset(
-    {ProblemKind.DUPLICATE_STATE, ProblemKind.UNKNOWN_STATE, ProblemKind.TERMINAL_EXIT}
+    {
+        ProblemKind.DUPLICATE_STATE,
+        ProblemKind.UNKNOWN_STATE,
+        ProblemKind.TERMINAL_EXIT,
+        ProblemKind.CANCELLED_HOLDS_SEATS,
+        ProblemKind.CANCELLED_MONEY_STATE,
+        ProblemKind.CANCELLED_IS_START,
+    }
 )
 
 
@@ -157,6 +175,8 @@ def _analyse(
                     f"terminal state {state!r} has outgoing transitions (to {targets})",
                 )
             )
+    if cancelled is not None:
+        problems += _cancelled_problems(cancelled, initial, entry, holding, money_states)
     if any(p.kind in _FATAL for p in problems):
         return problems
     reachable = _reachable({initial, *entry}, transitions)
@@ -179,6 +199,50 @@ def _analyse(
                     f"state {state!r} is not terminal but has no way out",
                 )
             )
+    return problems
+
+
+def _cancelled_problems(
+    cancelled: str,
+    initial: str,
+    entry: frozenset[str],
+    holding: frozenset[str],
+    money_states: frozenset[str],
+) -> list[LifecycleProblem]:
+    """What makes ``cancelled`` unusable as the state ``cancel`` moves to."""
+    problems: list[LifecycleProblem] = []
+    if cancelled in holding:
+        problems.append(
+            LifecycleProblem(
+                ProblemKind.CANCELLED_HOLDS_SEATS,
+                cancelled,
+                "holding",
+                f"the cancelled state {cancelled!r} holds seats: cancelling would keep "
+                "them from everyone else; take it out of holding",
+            )
+        )
+    if cancelled in money_states:
+        problems.append(
+            LifecycleProblem(
+                ProblemKind.CANCELLED_MONEY_STATE,
+                cancelled,
+                "money_states",
+                f"the cancelled state {cancelled!r} is a money state: only a payment "
+                "may move a booking there, so cancelling could never work",
+            )
+        )
+    starts = [("initial", initial)] if cancelled == initial else []
+    starts += [("entry", cancelled)] if cancelled in entry else []
+    problems += [
+        LifecycleProblem(
+            ProblemKind.CANCELLED_IS_START,
+            cancelled,
+            where,
+            f"the cancelled state {cancelled!r} is a state bookings start in ({where}): "
+            "a new booking would start cancelled",
+        )
+        for where, _ in starts
+    ]
     return problems
 
 
@@ -213,12 +277,16 @@ class Lifecycle:
             refuses a move into them by anyone else, staff included.
 
     Raises:
-        ValidationError: one field error per problem (``lifecycle.<part>``) when
-            the definition lists a state twice, names an unknown state, or gives a
-            terminal state a way out. Unreachable states and dead ends are
-            reported by :func:`check`, not here.
+        ValidationError: one field error per problem (``lifecycle.<part>``, code
+            the :class:`ProblemKind`, message naming the state) when the
+            definition lists a state twice, names an unknown state, gives a
+            terminal state a way out, or makes ``cancelled`` a state that holds
+            seats, a money state, or the initial or an entry state.
+            Unreachable states and dead ends are reported by :func:`check`, not
+            here (and :class:`~bookingcore.Settings` refuses them).
 
     .. versionadded:: 0.1
+    .. versionchanged:: 0.4 the ``cancelled`` state is checked.
     """
 
     name: str

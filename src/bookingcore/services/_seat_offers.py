@@ -326,6 +326,33 @@ def end_entry_for_booking(
     return released
 
 
+def seats_held_for(tx: Transaction, slot: Slot, customer_id: CustomerId, now: datetime) -> int:
+    """The seats offers hold on ``slot`` (locked) for the customer: their entry's offer
+    there, and their open offers there for alternative dates of entries on other slots.
+
+    A booking of theirs that starts holding seats on ``slot`` may use them:
+    :func:`end_entry_for_booking` releases them for it. Read before a move that must
+    not fail for want of seats (a payment's), to know whether it fits.
+
+    .. versionadded:: 0.4
+    """
+    if not slot.has_waitlist:
+        return 0
+    waitlist = tx.uow.waitlist
+    held = 0
+    entry = waitlist.get_active(slot.id, customer_id)
+    if (
+        entry is not None
+        and entry.status is WaitlistStatus.OFFERED
+        and entry.offer_slot_id == slot.id
+    ):
+        held += entry.seats
+    for offer in waitlist.list_offers_on(slot.id, customer_id):
+        if offer.offered_slot_id == slot.id and offer.offer_is_open(now):
+            held += offer.seats
+    return held
+
+
 def take_up_alternative_offer(
     tx: Transaction,
     slot: Slot,

@@ -37,7 +37,11 @@ from bookingcore.domain.policy import Principal
 from bookingcore.domain.values import Money
 from bookingcore.ports.uow import UnitOfWork
 from bookingcore.services._context import ServiceContext, Transaction
-from bookingcore.services._seat_offers import offer_free_seats
+from bookingcore.services._seat_offers import (
+    end_entry_for_booking,
+    offer_free_seats,
+    seats_held_for,
+)
 from bookingcore.services._suppliers import advance_if_suppliers_confirmed
 
 #: The states a fully paid booking moves to, in the order they are tried.
@@ -107,13 +111,13 @@ def advance_if_paid(
         return False
     moved = False
     if lifecycle.allows(booking.status, AWAITING_PAYMENT) and _fits(
-        tx, booking, AWAITING_PAYMENT, lifecycle
+        context, tx, booking, AWAITING_PAYMENT, lifecycle
     ):
         waiting = AWAITING_PAYMENT
         _move(context, tx, booking, waiting, lifecycle=lifecycle, principal=principal, note=note)
         moved = True
     target = paid_state(lifecycle, booking.status)
-    if paid < booking.total or target is None or not _fits(tx, booking, target, lifecycle):
+    if paid < booking.total or target is None or not _fits(context, tx, booking, target, lifecycle):
         return moved
     _move(
         context,
@@ -130,18 +134,25 @@ def advance_if_paid(
     return True
 
 
-def _fits(tx: Transaction, booking: Booking, target: str, lifecycle: Lifecycle) -> bool:
+def _fits(
+    context: ServiceContext, tx: Transaction, booking: Booking, target: str, lifecycle: Lifecycle
+) -> bool:
     """True unless the move to ``target`` takes seats the booking's slot no longer has.
 
     Money is recorded whatever the slot says: a lifecycle whose paid state takes seats
     (a request confirmed by its payment) leaves a booking on a full slot where it is,
     for staff to settle, rather than refuse the payment (and a provider's webhook).
+    Seats an offer holds on the slot for the booking's customer count as theirs: the
+    move takes them (see :func:`_move`), as booking directly does.
     """
     seats = booking.seats_to_move(target, lifecycle)
     if seats <= 0:
         return True
     slot = tx.uow.slots.get_for_update(booking.slot_id)
-    return slot is not None and slot.has_room_for(seats)
+    if slot is None:
+        return False
+    held = seats_held_for(tx, slot, booking.customer_id, context.now())
+    return slot.has_room_for(seats - held)
 
 
 def close_if_refunded(
@@ -183,8 +194,22 @@ def _move(
 ) -> None:
     slot = None
     freed = booking.seats_to_move(target, lifecycle) < 0
+    released = False
     if booking.seats_to_move(target, lifecycle):
         slot = tx.uow.slots.get_for_update(booking.slot_id)
+    if slot is not None and not freed:
+        # A move that takes seats ends the customer's entry on the slot's waiting list
+        # (its offer's seats are the booking's), as booking directly does.
+        released = end_entry_for_booking(
+            context,
+            tx,
+            slot,
+            booking.customer_id,
+            booking_id=booking.id,
+            principal=principal,
+            reason=f"booking {booking.reference} took its seats ({target})",
+            now=context.now(),
+        )
     raised = booking.move(
         target,
         lifecycle=lifecycle,
@@ -194,5 +219,5 @@ def _move(
         metadata=metadata or {},
     )
     tx.record(raised)
-    if freed and slot is not None:
+    if (freed or released) and slot is not None:
         offer_free_seats(context, tx, slot, now=context.now())

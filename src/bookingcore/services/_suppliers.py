@@ -17,6 +17,7 @@ from bookingcore.domain.policy import Principal
 from bookingcore.errors import ValidationError
 from bookingcore.ports.uow import UnitOfWork
 from bookingcore.services._context import ServiceContext, Transaction
+from bookingcore.services._seat_offers import end_entry_for_booking, offer_free_seats
 
 #: The state a booking reaches only when every line item's supplier confirmed it.
 SUPPLIER_CONFIRMED = "supplier_confirmed"
@@ -41,16 +42,34 @@ def advance_if_suppliers_confirmed(
     if not live or not all(item.is_confirmed for item in live):
         return False
     slot = None
-    if booking.seats_to_move(SUPPLIER_CONFIRMED, lifecycle):
+    seats = booking.seats_to_move(SUPPLIER_CONFIRMED, lifecycle)
+    if seats:
         slot = tx.uow.slots.get_for_update(booking.slot_id)
+    principal = Principal.system("suppliers")
+    released = (
+        slot is not None
+        and seats > 0
+        and end_entry_for_booking(
+            context,
+            tx,
+            slot,
+            booking.customer_id,
+            booking_id=booking.id,
+            principal=principal,
+            reason=f"booking {booking.reference} took its seats ({SUPPLIER_CONFIRMED})",
+            now=context.now(),
+        )
+    )
     raised = booking.move(
         SUPPLIER_CONFIRMED,
         lifecycle=lifecycle,
-        author=context.author(Principal.system("suppliers")),
+        author=context.author(principal),
         slot=slot,
         note="every supplier had confirmed before the payment",
     )
     tx.record(raised)
+    if slot is not None and (released or seats < 0):
+        offer_free_seats(context, tx, slot, now=context.now())
     return True
 
 

@@ -480,7 +480,11 @@ def lifecycles(draw: st.DrawFn, name: str = "custom") -> Lifecycle:
     Built to be sound: the initial state comes first and is never terminal;
     every other state that is not an entry state gets a move from an earlier
     non-terminal state (so all are reachable); every non-terminal state gets at
-    least one way out; random extra moves (self-loops included) are added.
+    least one way out; random extra moves (self-loops included) are added. The
+    cancelled state, when there is one, is neither the initial nor an entry state
+    and holds no seats.
+
+    .. versionchanged:: 0.4 the cancelled state is one ``Lifecycle`` accepts.
     """
     states = draw(st.lists(state_names(), min_size=1, max_size=7, unique_by=str.casefold))
     count = len(states)
@@ -500,14 +504,16 @@ def lifecycles(draw: st.DrawFn, name: str = "custom") -> Lifecycle:
     for state in states[open_count:]:
         if draw(st.booleans()):
             table[state] = set()  # a terminal state listed with no targets is still sound
+    candidates = [state for state in states[1:] if state not in entry]
+    cancelled = draw(st.one_of(st.none(), st.sampled_from(candidates))) if candidates else None
     return Lifecycle(
         name=name,
         states=draw(st.permutations(states)),
         initial=states[0],
         transitions=table,
         terminal=states[open_count:],
-        holding=draw(st.sets(st.sampled_from(states))),
-        cancelled=draw(st.one_of(st.none(), st.sampled_from(states))),
+        holding=draw(st.sets(st.sampled_from(states))) - {cancelled},
+        cancelled=cancelled,
         entry=entry,
     )
 
