@@ -5,7 +5,7 @@ bookings race for the last use, and given nothing back by a refused booking or a
 from __future__ import annotations
 
 import itertools
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import attrs
@@ -476,3 +476,64 @@ def test_the_invoice_of_a_paid_voucher_booking_shows_the_same_discount_and_total
     (invoice,) = shop.core.payments.invoices_for(booking.id, principal=ADMIN)
     assert invoice.discount == booking.discount
     assert invoice.total == booking.total
+
+
+def test_a_voucher_retried_with_its_terms_spelled_otherwise_is_the_same_request(
+    any_store: MemoryStore | SqlStore,
+) -> None:
+    shop = Shop(any_store)
+    ist = timezone(timedelta(hours=5, minutes=30))
+    until = shop.clock.now() + timedelta(days=30)
+    first = shop.core.vouchers.create(
+        code="monsoon",
+        percent_off="12.5",
+        valid_until=until,
+        description="Monsoon  sale",
+        principal=ADMIN,
+        idempotency_key="v-monsoon",
+    )
+    # The code in another case and spacing, the same percent written otherwise, the same
+    # instant in another timezone, the description as it is kept: the same voucher.
+    again = shop.core.vouchers.create(
+        code=" MONSOON ",
+        percent_off=Decimal("12.50"),
+        valid_until=until.astimezone(ist),
+        description=" Monsoon sale",
+        principal=ADMIN,
+        idempotency_key="v-monsoon",
+    )
+    assert again.id == first.id
+    assert shop.core.vouchers.list(principal=ADMIN).items == [again]
+    with pytest.raises(IdempotencyConflictError):
+        shop.core.vouchers.create(
+            code="MONSOON2", percent_off="12.5", principal=ADMIN, idempotency_key="v-monsoon"
+        )
+
+
+def test_bad_terms_of_a_keyed_voucher_are_named_never_a_type_error(
+    any_store: MemoryStore | SqlStore,
+) -> None:
+    shop = Shop(any_store)
+    naive = datetime(2030, 1, 1)  # noqa: DTZ001 - the bad input under test
+    cases: list[tuple[str, dict[str, object]]] = [
+        ("valid_until", {"percent_off": "10", "valid_until": naive}),
+        ("valid_from", {"percent_off": "10", "valid_from": naive}),
+        ("max_uses", {"percent_off": "10", "max_uses": 2.5}),
+        ("max_uses_per_customer", {"percent_off": "10", "max_uses_per_customer": 1.0}),
+        ("percent_off", {"percent_off": 10.0}),
+    ]
+    for field, terms in cases:
+        with pytest.raises(ValidationError) as refused:
+            shop.core.vouchers.create(
+                code="BAD1",
+                principal=ADMIN,
+                idempotency_key=f"bad-{field}",
+                **terms,  # type: ignore[arg-type]
+            )
+        assert refused.value.fields == (field,)
+    assert shop.core.vouchers.list(principal=ADMIN).items == []
+    # The keys were not spent on the refused requests: a good request takes one.
+    made = shop.core.vouchers.create(
+        code="BAD1", percent_off="10", principal=ADMIN, idempotency_key="bad-max_uses"
+    )
+    assert made.code == "BAD1"
