@@ -289,3 +289,44 @@ def test_an_import_books_through_the_same_rule(any_store: MemoryStore | SqlStore
     )
     (newcomer,) = by_customer.values()
     assert (newcomer.loyalty_tier, newcomer.total) == (None, inr("1000"))
+
+
+def test_a_voucher_check_tells_a_customers_tier_and_uses_only_to_whom_may_see_them(
+    any_store: MemoryStore | SqlStore,
+) -> None:
+    shop = Shop(any_store)
+    shop.complete(shop.book())  # Asha is Silver now
+    shop.core.vouchers.create(
+        code="ONCE10", percent_off="10", max_uses_per_customer=1, principal=ADMIN
+    )
+    partner = shop.core.partners.register(
+        name="Agent",
+        company_name="Agent Pvt Ltd",
+        contact_email="ops@agent.example.com",
+        allowed_location_ids=[shop.city.id],
+        principal=ADMIN,
+    ).partner
+    agent = Principal.partner(partner.id)
+    # Staff see Asha's standing; a partner that did not bring her learns nothing of it.
+    staff_quote = shop.core.vouchers.check(
+        "ONCE10", shop.slot.id, 1, principal=ADMIN, customer_id=shop.customer
+    )
+    assert staff_quote.loyalty_tier == "Silver"
+    for someone in (shop.customer, CustomerId(uuid4())):
+        with pytest.raises(ValidationError) as refused:
+            shop.core.vouchers.check(
+                "ONCE10", shop.slot.id, 1, principal=agent, customer_id=someone
+            )
+        assert (refused.value.fields, refused.value.errors[0].code) == (
+            ("customer_id",),
+            "unknown_reference",
+        )
+    with pytest.raises(ValidationError) as unknown:
+        shop.core.vouchers.check(
+            "ONCE10", shop.slot.id, 1, principal=ADMIN, customer_id=CustomerId(uuid4())
+        )
+    assert unknown.value.fields == ("customer_id",)
+    # Its own customer it may name, and the answer is what its booking would cost.
+    own = shop.core.customers.register("+919876500002", principal=agent, name="Ravi").customer
+    quote = shop.core.vouchers.check("ONCE10", shop.slot.id, 1, principal=agent, customer_id=own.id)
+    assert quote.voucher_discount == inr("100")

@@ -453,12 +453,18 @@ class VoucherService:
         booking would take it (before the voucher).
 
         A customer's own uses count toward ``max_uses_per_customer``; staff and
-        partners name the customer with ``customer_id`` to count theirs.
+        partners name the customer with ``customer_id`` to count theirs: a customer
+        they may see (a partner the customers it brought).
 
         Raises:
             ValidationError: on ``voucher_code`` as a booking with the code would
                 be refused; on ``slot_id`` for an unknown slot; on ``travelers``
-                below 1.
+                below 1; on ``customer_id`` (``unknown_reference``) for a customer
+                ``principal`` may not see, or none.
+
+        .. versionchanged:: 0.4
+           ``customer_id`` must name a customer ``principal`` may see: a partner
+           learnt any customer's loyalty tier and voucher uses from the answer.
         """
         given: object = travelers
         if isinstance(given, bool) or not isinstance(given, int) or given < 1:
@@ -470,6 +476,13 @@ class VoucherService:
             slot = uow.slots.get(slot_id)
             if slot is None:
                 raise ValidationError.single("slot_id", f"no slot {slot_id}", "unknown_reference")
+            if customer_id is not None and principal.kind is not PrincipalKind.CUSTOMER:
+                # Their uses and their loyalty tier are the customer's own figures: only
+                # for a principal who may see the customer (a partner its own).
+                customer = uow.customers.get(customer_id)
+                if customer is None or not policy.can_view_customer(principal, customer):
+                    msg = f"no customer {customer_id}"
+                    raise ValidationError.single("customer_id", msg, "unknown_reference")
             voucher = uow.vouchers.get_by_code(normal)
             if voucher is None:
                 raise _unknown(normal)
