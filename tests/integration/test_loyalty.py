@@ -330,3 +330,25 @@ def test_a_voucher_check_tells_a_customers_tier_and_uses_only_to_whom_may_see_th
     own = shop.core.customers.register("+919876500002", principal=agent, name="Ravi").customer
     quote = shop.core.vouchers.check("ONCE10", shop.slot.id, 1, principal=agent, customer_id=own.id)
     assert quote.voucher_discount == inr("100")
+
+
+def test_a_tier_percent_finer_than_a_booking_keeps_is_refused(
+    any_store: MemoryStore | SqlStore,
+) -> None:
+    """A booking keeps its loyalty percent to four decimal places on every store
+    (PostgreSQL's ``NUMERIC(7, 4)`` rounds a finer one, so a later change of the
+    booking would reprice it otherwise than on memory or SQLite)."""
+    with pytest.raises(ValidationError) as refused:
+        LoyaltyTier("Fine", discount_percent="7.12345")
+    assert (refused.value.fields, refused.value.errors[0].code) == (
+        ("discount_percent",),
+        "too_precise",
+    )
+    with pytest.raises(ValidationError) as read:
+        LoyaltyProgram.from_dict({"tiers": [{"name": "Fine", "discount_percent": "7.00001"}]})
+    assert read.value.fields == ("loyalty.tiers[0].discount_percent",)
+    program = LoyaltyProgram([LoyaltyTier("Fine", discount_percent="7.1235")])
+    shop = Shop(any_store, program)
+    booking = shop.book(travelers=3)
+    stored = shop.core.bookings.get(booking.id, principal=ADMIN)
+    assert (stored.loyalty_percent, stored.loyalty_discount) == (Decimal("7.1235"), inr("213.71"))

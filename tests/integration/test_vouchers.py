@@ -537,3 +537,24 @@ def test_bad_terms_of_a_keyed_voucher_are_named_never_a_type_error(
         code="BAD1", percent_off="10", principal=ADMIN, idempotency_key="bad-max_uses"
     )
     assert made.code == "BAD1"
+
+
+def test_a_percent_finer_than_the_stores_keep_is_refused_on_every_store(
+    any_store: MemoryStore | SqlStore,
+) -> None:
+    """Stores keep a percent to four decimal places (``NUMERIC(7, 4)`` on PostgreSQL,
+    which rounds what is finer): a finer one would price a booking differently on
+    memory and SQLite than on PostgreSQL, so it is refused everywhere."""
+    shop = Shop(any_store)
+    with pytest.raises(ValidationError) as refused:
+        shop.voucher("FINE", percent_off="12.34565")
+    assert (refused.value.fields, refused.value.errors[0].code) == (("percent_off",), "too_precise")
+    voucher = shop.voucher("FINE", percent_off="12.3457")
+    with pytest.raises(ValidationError) as changed:
+        shop.core.vouchers.update(voucher.id, principal=ADMIN, percent_off=Decimal("7.00001"))
+    assert changed.value.fields == ("percent_off",)
+    stored = shop.core.vouchers.get(voucher.id, principal=ADMIN)
+    assert stored.percent_off == Decimal("12.3457")
+    booking = shop.book("FINE", travelers=3)
+    # 12.3457 % of 3,000 is 370.371, rounded to 370.37 on every store.
+    assert (booking.voucher_discount, booking.total) == (inr("370.37"), inr("2629.63"))
