@@ -406,6 +406,9 @@ class LeadService:
                 "(made for it, approved), not moved there by hand"
             )
             raise ValidationError.single("status", msg, "set_by_quotation")
+        if target is LeadStatus.LOST:
+            # The reason as the lead keeps it: a retry spacing it otherwise asks the same.
+            reason = clean_text(reason, "reason", max_length=500)
         with self._ctx.transaction() as tx:
             entry_id, fresh = claim_change(
                 tx.uow,
