@@ -558,3 +558,26 @@ def test_a_percent_finer_than_the_stores_keep_is_refused_on_every_store(
     booking = shop.book("FINE", travelers=3)
     # 12.3457 % of 3,000 is 370.371, rounded to 370.37 on every store.
     assert (booking.voucher_discount, booking.total) == (inr("370.37"), inr("2629.63"))
+
+
+def test_a_validity_window_given_in_another_timezone_is_kept_in_utc(
+    any_store: MemoryStore | SqlStore,
+) -> None:
+    shop = Shop(any_store)
+    ist = timezone(timedelta(hours=5, minutes=30))
+    starts = shop.clock.now() + timedelta(days=1)
+    made = shop.voucher(
+        "DIWALI", valid_from=starts.astimezone(ist), valid_until=(starts + timedelta(days=5))
+    )
+    changed = shop.core.vouchers.update(
+        made.id, principal=ADMIN, valid_until=(starts + timedelta(days=9)).astimezone(ist)
+    )
+    stored = shop.core.vouchers.get(made.id, principal=ADMIN)
+    for voucher in (made, changed, stored):
+        assert voucher.valid_from == starts
+        assert voucher.valid_from is not None
+        assert voucher.valid_from.utcoffset() == timedelta(0)
+    for voucher in (changed, stored):
+        assert voucher.valid_until == starts + timedelta(days=9)
+        assert voucher.valid_until is not None
+        assert voucher.valid_until.utcoffset() == timedelta(0)

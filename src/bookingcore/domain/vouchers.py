@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from functools import partial
 from typing import Any, NewType
@@ -230,6 +230,7 @@ class Voucher(Versioned):
             description=clean_text(description, "description", max_length=1000),
         )
         _check_terms(voucher)
+        voucher.valid_from, voucher.valid_until = _utc(valid_from), _utc(valid_until)
         return voucher
 
     def change(self, *, now: datetime, **fields: object) -> dict[str, object]:
@@ -256,6 +257,9 @@ class Voucher(Versioned):
         wanted: dict[str, Any] = dict(fields)
         changed = attrs.evolve(self, **wanted)
         _check_terms(changed)
+        for name in ("valid_from", "valid_until"):
+            if name in fields:
+                fields[name] = _utc(wanted[name])
         before = {
             name: getattr(self, name) for name in fields if getattr(self, name) != fields[name]
         }
@@ -329,6 +333,11 @@ class Voucher(Versioned):
         self.uses += 1
         self.updated_at = now
         self.version += 1
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    """``moment`` (checked aware) in UTC, as every store gives it back."""
+    return None if moment is None else moment.astimezone(UTC)
 
 
 def _rate(value: object) -> Decimal | None:
