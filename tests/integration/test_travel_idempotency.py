@@ -148,6 +148,10 @@ class TestLeadCapture:
             desk.core.leads.schedule_follow_up(lead.id, "tomorrow", principal=ADMIN)  # type: ignore[arg-type]
         assert later.value.fields == ("follow_up_on",)
         assert desk.core.leads.get(lead.id, principal=ADMIN) == lead
+        for day in (None, "2030-01-02", naive):
+            with pytest.raises(ValidationError) as due:
+                desk.core.leads.follow_ups_due(day, principal=ADMIN)  # type: ignore[arg-type]
+            assert due.value.fields == ("on",)
 
 
 class TestQuotationCreate:

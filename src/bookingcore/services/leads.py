@@ -295,12 +295,15 @@ class LeadService:
         page's ``next_cursor`` for later ones).
 
         Raises:
-            ValidationError: on ``limit`` or ``cursor`` for a bad page.
+            ValidationError: on ``on`` when it is not a date (``invalid_type``); on
+                ``limit`` or ``cursor`` for a bad page.
 
         .. versionchanged:: 0.3
            Takes a :class:`~bookingcore.domain.PageRequest` and answers a
            :class:`~bookingcore.domain.Page` (was every lead due).
         """
+        if lead_date(on, "on") is None:
+            raise ValidationError.single("on", "must be a date", "invalid_type")
         page = page or PageRequest()
         scoped = policy.scope_leads(principal, LeadFilter())
         if scoped is None:
