@@ -581,3 +581,18 @@ def test_a_validity_window_given_in_another_timezone_is_kept_in_utc(
         assert voucher.valid_until == starts + timedelta(days=9)
         assert voucher.valid_until is not None
         assert voucher.valid_until.utcoffset() == timedelta(0)
+
+
+def test_product_and_location_limits_that_are_no_ids_are_named(
+    any_store: MemoryStore | SqlStore,
+) -> None:
+    shop = Shop(any_store)
+    for terms in ({"product_ids": 5}, {"location_ids": ["CITY"]}, {"product_ids": "CITY"}):
+        with pytest.raises(ValidationError) as refused:
+            shop.voucher("LIMITED", **terms)
+        assert refused.value.fields == tuple(terms)
+    voucher = shop.voucher("LIMITED", location_ids=[shop.city.id])
+    with pytest.raises(ValidationError) as changed:
+        shop.core.vouchers.update(voucher.id, principal=ADMIN, location_ids=[str(shop.city.id)])
+    assert changed.value.fields == ("location_ids",)
+    assert shop.core.vouchers.get(voucher.id, principal=ADMIN).location_ids == {shop.city.id}

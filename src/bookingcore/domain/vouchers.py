@@ -222,8 +222,8 @@ class Voucher(Versioned):
             amount_off=amount_off,
             valid_from=valid_from,
             valid_until=valid_until,
-            product_ids=frozenset(product_ids),
-            location_ids=frozenset(location_ids),
+            product_ids=_id_set(product_ids, "product_ids"),
+            location_ids=_id_set(location_ids, "location_ids"),
             max_uses=max_uses,
             max_uses_per_customer=max_uses_per_customer,
             min_travelers=min_travelers,
@@ -248,8 +248,7 @@ class Voucher(Versioned):
             fields["percent_off"] = _rate(fields["percent_off"])
         for name in ("product_ids", "location_ids"):
             if name in fields:
-                given: Any = fields[name]
-                fields[name] = frozenset(given)
+                fields[name] = _id_set(fields[name], name)
         if "description" in fields:
             fields["description"] = clean_text(
                 fields["description"], "description", max_length=1000
@@ -333,6 +332,16 @@ class Voucher(Versioned):
         self.uses += 1
         self.updated_at = now
         self.version += 1
+
+
+def _id_set(value: object, field: str) -> frozenset[Any]:
+    """``value``'s ids as a set: any iterable of UUIDs (never text, which iterates too)."""
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise ValidationError.single(field, "must be a list of ids", "invalid_type")
+    found = frozenset(value)
+    if not all(isinstance(item, UUID) for item in found):
+        raise ValidationError.single(field, "must hold ids (UUIDs) only", "invalid_type")
+    return found
 
 
 def _utc(moment: datetime | None) -> datetime | None:
