@@ -240,6 +240,15 @@ def test_a_cutoff_must_be_given_or_configured_and_never_in_the_future(world: Ope
             principal=ADMIN, ended_before=world.clock.now() + timedelta(seconds=1)
         )
     assert ahead.value.errors[0].code == "in_future"
+    booking = world.book(world.trek.id)
+    day = world.clock.now().date()
+    for bad, code in ((day, "invalid_type"), (day.isoformat(), "invalid_type")):
+        with pytest.raises(ValidationError) as refused:
+            world.core.archive.archive_due(principal=ADMIN, ended_before=bad)  # type: ignore[arg-type]
+        assert (refused.value.fields, refused.value.errors[0].code) == (("ended_before",), code)
+        with pytest.raises(ValidationError) as asked:
+            world.core.archive.why_kept(booking.id, principal=ADMIN, ended_before=bad)  # type: ignore[arg-type]
+        assert asked.value.fields == ("ended_before",)
     with pytest.raises(PermissionDeniedError):
         world.core.archive.archive_due(
             principal=Principal.partner(world.partner.id), ended_before=world.clock.now()

@@ -1173,6 +1173,20 @@ def test_a_retried_lead_move_is_answered_after_the_lead_moved_on(world: World) -
     assert (again.status, again.version) == (reopened.status, first.version + 1)
 
 
+def test_a_retried_lead_loss_with_its_reason_spaced_otherwise_is_the_same_request(
+    world: World,
+) -> None:
+    first = _move_lead(world, "k-1", reason="went  elsewhere")
+    again = _move_lead(world, "k-1", reason=" went elsewhere ")
+    assert (again.status, again.version, again.lost_reason) == (
+        first.status,
+        first.version,
+        "went elsewhere",
+    )
+    with pytest.raises(IdempotencyConflictError):
+        _move_lead(world, "k-1", reason="too dear")
+
+
 def test_a_retried_traveler_update_undoes_no_later_change_nor_a_deletion(world: World) -> None:
     """A retry with the first call's (now stale) version is no ``StaleVersionError``: it
     answers the traveler as it is now, changed and deleted since."""

@@ -289,3 +289,66 @@ def test_an_import_books_through_the_same_rule(any_store: MemoryStore | SqlStore
     )
     (newcomer,) = by_customer.values()
     assert (newcomer.loyalty_tier, newcomer.total) == (None, inr("1000"))
+
+
+def test_a_voucher_check_tells_a_customers_tier_and_uses_only_to_whom_may_see_them(
+    any_store: MemoryStore | SqlStore,
+) -> None:
+    shop = Shop(any_store)
+    shop.complete(shop.book())  # Asha is Silver now
+    shop.core.vouchers.create(
+        code="ONCE10", percent_off="10", max_uses_per_customer=1, principal=ADMIN
+    )
+    partner = shop.core.partners.register(
+        name="Agent",
+        company_name="Agent Pvt Ltd",
+        contact_email="ops@agent.example.com",
+        allowed_location_ids=[shop.city.id],
+        principal=ADMIN,
+    ).partner
+    agent = Principal.partner(partner.id)
+    # Staff see Asha's standing; a partner that did not bring her learns nothing of it.
+    staff_quote = shop.core.vouchers.check(
+        "ONCE10", shop.slot.id, 1, principal=ADMIN, customer_id=shop.customer
+    )
+    assert staff_quote.loyalty_tier == "Silver"
+    for someone in (shop.customer, CustomerId(uuid4())):
+        with pytest.raises(ValidationError) as refused:
+            shop.core.vouchers.check(
+                "ONCE10", shop.slot.id, 1, principal=agent, customer_id=someone
+            )
+        assert (refused.value.fields, refused.value.errors[0].code) == (
+            ("customer_id",),
+            "unknown_reference",
+        )
+    with pytest.raises(ValidationError) as unknown:
+        shop.core.vouchers.check(
+            "ONCE10", shop.slot.id, 1, principal=ADMIN, customer_id=CustomerId(uuid4())
+        )
+    assert unknown.value.fields == ("customer_id",)
+    # Its own customer it may name, and the answer is what its booking would cost.
+    own = shop.core.customers.register("+919876500002", principal=agent, name="Ravi").customer
+    quote = shop.core.vouchers.check("ONCE10", shop.slot.id, 1, principal=agent, customer_id=own.id)
+    assert quote.voucher_discount == inr("100")
+
+
+def test_a_tier_percent_finer_than_a_booking_keeps_is_refused(
+    any_store: MemoryStore | SqlStore,
+) -> None:
+    """A booking keeps its loyalty percent to four decimal places on every store
+    (PostgreSQL's ``NUMERIC(7, 4)`` rounds a finer one, so a later change of the
+    booking would reprice it otherwise than on memory or SQLite)."""
+    with pytest.raises(ValidationError) as refused:
+        LoyaltyTier("Fine", discount_percent="7.12345")
+    assert (refused.value.fields, refused.value.errors[0].code) == (
+        ("discount_percent",),
+        "too_precise",
+    )
+    with pytest.raises(ValidationError) as read:
+        LoyaltyProgram.from_dict({"tiers": [{"name": "Fine", "discount_percent": "7.00001"}]})
+    assert read.value.fields == ("loyalty.tiers[0].discount_percent",)
+    program = LoyaltyProgram([LoyaltyTier("Fine", discount_percent="7.1235")])
+    shop = Shop(any_store, program)
+    booking = shop.book(travelers=3)
+    stored = shop.core.bookings.get(booking.id, principal=ADMIN)
+    assert (stored.loyalty_percent, stored.loyalty_discount) == (Decimal("7.1235"), inr("213.71"))

@@ -9,7 +9,7 @@ the same key with a different request is refused with
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from uuid import uuid4
 
@@ -116,6 +116,42 @@ class TestLeadCapture:
         with pytest.raises(ValidationError) as caught:
             desk.core.leads.capture(ENQUIRY, principal=WEB, idempotency_key="x" * 1000)
         assert caught.value.fields == ("idempotency_key",)
+
+    def test_a_retry_naming_the_source_in_another_case_is_the_same_request(
+        self, desk: Desk
+    ) -> None:
+        first = desk.core.leads.capture(ENQUIRY, principal=WEB, idempotency_key="form-8")
+        shouted = attrs.evolve(ENQUIRY, source=" Web-Form")
+        again = desk.core.leads.capture(shouted, principal=WEB, idempotency_key="form-8")
+        assert again == first
+
+    def test_bad_dates_and_party_of_a_keyed_capture_are_named_never_a_type_error(
+        self, desk: Desk
+    ) -> None:
+        naive = datetime(2030, 1, 1)  # noqa: DTZ001 - the bad input under test
+        cases: list[tuple[str, dict[str, object]]] = [
+            ("travelers", {"travelers": 2.5}),
+            ("travel_starts_on", {"travel_starts_on": naive}),
+            ("travel_ends_on", {"travel_ends_on": "2030-01-05"}),
+            ("follow_up_on", {"follow_up_on": "tomorrow"}),
+        ]
+        for field, bad in cases:
+            for key in ("bad-" + field, None):
+                with pytest.raises(ValidationError) as refused:
+                    desk.core.leads.capture(
+                        attrs.evolve(ENQUIRY, **bad), principal=WEB, idempotency_key=key
+                    )
+                assert refused.value.fields == (field,)
+        assert desk.core.leads.list(principal=ADMIN).items == []
+        lead = desk.core.leads.capture(ENQUIRY, principal=WEB, idempotency_key="bad-travelers")
+        with pytest.raises(ValidationError) as later:
+            desk.core.leads.schedule_follow_up(lead.id, "tomorrow", principal=ADMIN)  # type: ignore[arg-type]
+        assert later.value.fields == ("follow_up_on",)
+        assert desk.core.leads.get(lead.id, principal=ADMIN) == lead
+        for day in (None, "2030-01-02", naive):
+            with pytest.raises(ValidationError) as due:
+                desk.core.leads.follow_ups_due(day, principal=ADMIN)  # type: ignore[arg-type]
+            assert due.value.fields == ("on",)
 
 
 class TestQuotationCreate:

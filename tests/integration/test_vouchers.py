@@ -5,7 +5,7 @@ bookings race for the last use, and given nothing back by a refused booking or a
 from __future__ import annotations
 
 import itertools
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import attrs
@@ -476,3 +476,123 @@ def test_the_invoice_of_a_paid_voucher_booking_shows_the_same_discount_and_total
     (invoice,) = shop.core.payments.invoices_for(booking.id, principal=ADMIN)
     assert invoice.discount == booking.discount
     assert invoice.total == booking.total
+
+
+def test_a_voucher_retried_with_its_terms_spelled_otherwise_is_the_same_request(
+    any_store: MemoryStore | SqlStore,
+) -> None:
+    shop = Shop(any_store)
+    ist = timezone(timedelta(hours=5, minutes=30))
+    until = shop.clock.now() + timedelta(days=30)
+    first = shop.core.vouchers.create(
+        code="monsoon",
+        percent_off="12.5",
+        valid_until=until,
+        description="Monsoon  sale",
+        principal=ADMIN,
+        idempotency_key="v-monsoon",
+    )
+    # The code in another case and spacing, the same percent written otherwise, the same
+    # instant in another timezone, the description as it is kept: the same voucher.
+    again = shop.core.vouchers.create(
+        code=" MONSOON ",
+        percent_off=Decimal("12.50"),
+        valid_until=until.astimezone(ist),
+        description=" Monsoon sale",
+        principal=ADMIN,
+        idempotency_key="v-monsoon",
+    )
+    assert again.id == first.id
+    assert shop.core.vouchers.list(principal=ADMIN).items == [again]
+    with pytest.raises(IdempotencyConflictError):
+        shop.core.vouchers.create(
+            code="MONSOON2", percent_off="12.5", principal=ADMIN, idempotency_key="v-monsoon"
+        )
+
+
+def test_bad_terms_of_a_keyed_voucher_are_named_never_a_type_error(
+    any_store: MemoryStore | SqlStore,
+) -> None:
+    shop = Shop(any_store)
+    naive = datetime(2030, 1, 1)  # noqa: DTZ001 - the bad input under test
+    cases: list[tuple[str, dict[str, object]]] = [
+        ("valid_until", {"percent_off": "10", "valid_until": naive}),
+        ("valid_from", {"percent_off": "10", "valid_from": naive}),
+        ("max_uses", {"percent_off": "10", "max_uses": 2.5}),
+        ("max_uses_per_customer", {"percent_off": "10", "max_uses_per_customer": 1.0}),
+        ("percent_off", {"percent_off": 10.0}),
+    ]
+    for field, terms in cases:
+        with pytest.raises(ValidationError) as refused:
+            shop.core.vouchers.create(
+                code="BAD1",
+                principal=ADMIN,
+                idempotency_key=f"bad-{field}",
+                **terms,  # type: ignore[arg-type]
+            )
+        assert refused.value.fields == (field,)
+    assert shop.core.vouchers.list(principal=ADMIN).items == []
+    # The keys were not spent on the refused requests: a good request takes one.
+    made = shop.core.vouchers.create(
+        code="BAD1", percent_off="10", principal=ADMIN, idempotency_key="bad-max_uses"
+    )
+    assert made.code == "BAD1"
+
+
+def test_a_percent_finer_than_the_stores_keep_is_refused_on_every_store(
+    any_store: MemoryStore | SqlStore,
+) -> None:
+    """Stores keep a percent to four decimal places (``NUMERIC(7, 4)`` on PostgreSQL,
+    which rounds what is finer): a finer one would price a booking differently on
+    memory and SQLite than on PostgreSQL, so it is refused everywhere."""
+    shop = Shop(any_store)
+    with pytest.raises(ValidationError) as refused:
+        shop.voucher("FINE", percent_off="12.34565")
+    assert (refused.value.fields, refused.value.errors[0].code) == (("percent_off",), "too_precise")
+    voucher = shop.voucher("FINE", percent_off="12.3457")
+    with pytest.raises(ValidationError) as changed:
+        shop.core.vouchers.update(voucher.id, principal=ADMIN, percent_off=Decimal("7.00001"))
+    assert changed.value.fields == ("percent_off",)
+    stored = shop.core.vouchers.get(voucher.id, principal=ADMIN)
+    assert stored.percent_off == Decimal("12.3457")
+    booking = shop.book("FINE", travelers=3)
+    # 12.3457 % of 3,000 is 370.371, rounded to 370.37 on every store.
+    assert (booking.voucher_discount, booking.total) == (inr("370.37"), inr("2629.63"))
+
+
+def test_a_validity_window_given_in_another_timezone_is_kept_in_utc(
+    any_store: MemoryStore | SqlStore,
+) -> None:
+    shop = Shop(any_store)
+    ist = timezone(timedelta(hours=5, minutes=30))
+    starts = shop.clock.now() + timedelta(days=1)
+    made = shop.voucher(
+        "DIWALI", valid_from=starts.astimezone(ist), valid_until=(starts + timedelta(days=5))
+    )
+    changed = shop.core.vouchers.update(
+        made.id, principal=ADMIN, valid_until=(starts + timedelta(days=9)).astimezone(ist)
+    )
+    stored = shop.core.vouchers.get(made.id, principal=ADMIN)
+    for voucher in (made, changed, stored):
+        assert voucher.valid_from == starts
+        assert voucher.valid_from is not None
+        assert voucher.valid_from.utcoffset() == timedelta(0)
+    for voucher in (changed, stored):
+        assert voucher.valid_until == starts + timedelta(days=9)
+        assert voucher.valid_until is not None
+        assert voucher.valid_until.utcoffset() == timedelta(0)
+
+
+def test_product_and_location_limits_that_are_no_ids_are_named(
+    any_store: MemoryStore | SqlStore,
+) -> None:
+    shop = Shop(any_store)
+    for terms in ({"product_ids": 5}, {"location_ids": ["CITY"]}, {"product_ids": "CITY"}):
+        with pytest.raises(ValidationError) as refused:
+            shop.voucher("LIMITED", **terms)
+        assert refused.value.fields == tuple(terms)
+    voucher = shop.voucher("LIMITED", location_ids=[shop.city.id])
+    with pytest.raises(ValidationError) as changed:
+        shop.core.vouchers.update(voucher.id, principal=ADMIN, location_ids=[str(shop.city.id)])
+    assert changed.value.fields == ("location_ids",)
+    assert shop.core.vouchers.get(voucher.id, principal=ADMIN).location_ids == {shop.city.id}

@@ -165,7 +165,9 @@ class VoucherCheckIn(StrictIn):
     slot_id: UUID
     travelers: int = Field(default=1, ge=1, le=200)
     customer_id: UUID | None = Field(
-        default=None, description="Staff and partners: count this customer's own uses"
+        default=None,
+        description="Staff and partners: count this customer's own uses and loyalty tier "
+        "(a customer they may see; 422 on customer_id otherwise)",
     )
 
 

@@ -36,7 +36,7 @@ from bookingcore.domain.values import (
 )
 from bookingcore.errors import ValidationError
 
-__all__ = ["OPEN_LEAD_STATUSES", "Lead", "LeadFilter", "LeadSource", "LeadStatus"]
+__all__ = ["OPEN_LEAD_STATUSES", "Lead", "LeadFilter", "LeadSource", "LeadStatus", "lead_date"]
 
 
 class LeadSource(enum.StrEnum):
@@ -93,6 +93,22 @@ def _status(value: object) -> LeadStatus:
     return parse_choice(LeadStatus, value, "status", what="a lead status")
 
 
+def lead_date(value: object, field: str) -> date | None:
+    """``value`` when it is a calendar day (or ``None``): a lead's travel dates and
+    follow-up date are days, never a datetime or text.
+
+    Raises:
+        ValidationError: on ``field`` (``invalid_type``) for anything else.
+
+    .. versionadded:: 0.4
+    """
+    if value is None:
+        return None
+    if isinstance(value, datetime) or not isinstance(value, date):
+        raise ValidationError.single(field, "must be a date", "invalid_type")
+    return value
+
+
 def _party(value: object) -> int | None:
     if value is None:
         return None
@@ -145,6 +161,8 @@ class Lead(Versioned):
         self.lost_reason = clean_text(self.lost_reason, "lost_reason", max_length=500)
         self.created_at = ensure_aware(self.created_at, "created_at")
         self.updated_at = ensure_aware(self.updated_at, "updated_at")
+        for field in ("travel_starts_on", "travel_ends_on", "follow_up_on"):
+            lead_date(getattr(self, field), field)
         starts, ends = self.travel_starts_on, self.travel_ends_on
         if starts is not None and ends is not None and ends < starts:
             msg = f"{ends.isoformat()} is before the trip starts ({starts.isoformat()})"
@@ -195,8 +213,12 @@ class Lead(Versioned):
         self.touch(now)
 
     def schedule_follow_up(self, on: date | None, *, now: datetime) -> None:
-        """Call the customer back on ``on`` (``None``: no follow-up planned)."""
-        self.follow_up_on = on
+        """Call the customer back on ``on`` (``None``: no follow-up planned).
+
+        Raises:
+            ValidationError: on ``follow_up_on`` when ``on`` is not a date.
+        """
+        self.follow_up_on = lead_date(on, "follow_up_on")
         self.touch(now)
 
     def touch(self, now: datetime) -> None:

@@ -34,6 +34,7 @@ from bookingcore.domain._validation import Problems
 from bookingcore.domain.insights import CustomerStats
 from bookingcore.domain.pricing import LoyaltyDiscount
 from bookingcore.domain.values import Money
+from bookingcore.domain.vouchers import PERCENT_PLACES
 from bookingcore.errors import FieldError, ValidationError
 
 __all__ = ["LoyaltyProgram", "LoyaltyStatus", "LoyaltyTier"]
@@ -74,6 +75,12 @@ def _discount(value: object) -> Decimal:
     if not isinstance(rate, Decimal) or not rate.is_finite() or not 0 <= rate <= 100:
         msg = "must be between 0 and 100"
         raise ValidationError.single("discount_percent", msg, "out_of_range")
+    exponent = rate.normalize().as_tuple().exponent
+    if isinstance(exponent, int) and -exponent > PERCENT_PLACES:
+        # A booking keeps the percent it got (Booking.loyalty_percent) to four places on
+        # every store (NUMERIC(7, 4) on PostgreSQL would round a finer one).
+        msg = f"must have at most {PERCENT_PLACES} decimal places"
+        raise ValidationError.single("discount_percent", msg, "too_precise")
     return rate
 
 
@@ -89,7 +96,8 @@ class LoyaltyTier:
             ``{"INR": Money("50000", "INR")}`` or the amounts); reaching any one
             of them is enough. Empty: no money threshold.
         discount_percent: what comes off the customer's new bookings (0-100,
-            exact; 0 by default: a tier that only recognises).
+            exact, at most four decimal places; 0 by default: a tier that only
+            recognises).
 
     Raises:
         ValidationError: on ``name``, ``min_completed_bookings``,

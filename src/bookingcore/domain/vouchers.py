@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from functools import partial
 from typing import Any, NewType
@@ -49,6 +49,7 @@ from bookingcore.domain.values import (
 from bookingcore.errors import ValidationError
 
 __all__ = [
+    "PERCENT_PLACES",
     "VOUCHER_FIELD",
     "Voucher",
     "VoucherFilter",
@@ -66,6 +67,16 @@ VoucherRedemptionId = NewType("VoucherRedemptionId", UUID)
 VOUCHER_FIELD = "voucher_code"
 
 _CODE = re.compile(r"[A-Z0-9][A-Z0-9_-]{2,39}")
+#: The decimal places a percent off keeps: every store holds it to four (``NUMERIC(7, 4)``
+#: on PostgreSQL, which would round a finer one), so a finer one is refused.
+PERCENT_PLACES = 4
+
+
+def _places(rate: Decimal) -> int:
+    exponent = rate.normalize().as_tuple().exponent
+    return -exponent if isinstance(exponent, int) and exponent < 0 else 0
+
+
 #: Fields :meth:`Voucher.change` may change.
 CHANGEABLE = (
     "percent_off",
@@ -110,6 +121,9 @@ def _check_terms(v: Any) -> None:
         rate = v.percent_off
         if not isinstance(rate, Decimal) or not rate.is_finite() or not 0 < rate <= 100:
             p.add("percent_off", "must be a Decimal above 0 and at most 100", "out_of_range")
+        elif _places(rate) > PERCENT_PLACES:
+            msg = f"must have at most {PERCENT_PLACES} decimal places"
+            p.add("percent_off", msg, "too_precise")
     if v.amount_off is not None and (
         not isinstance(v.amount_off, Money) or v.amount_off.amount <= 0
     ):
@@ -195,7 +209,9 @@ class Voucher(Versioned):
             ValidationError: naming each bad field: ``code`` (see
                 :func:`normalise_code`), both or neither of ``percent_off`` and
                 ``amount_off``, a percent outside 0-100 or an amount not above
-                zero, a naive or inverted validity window, limits below 1.
+                zero, a percent with more than :data:`PERCENT_PLACES` decimal
+                places (``too_precise``), a naive or inverted validity window,
+                limits below 1.
         """
         voucher = cls(
             id=voucher_id,
@@ -206,14 +222,15 @@ class Voucher(Versioned):
             amount_off=amount_off,
             valid_from=valid_from,
             valid_until=valid_until,
-            product_ids=frozenset(product_ids),
-            location_ids=frozenset(location_ids),
+            product_ids=_id_set(product_ids, "product_ids"),
+            location_ids=_id_set(location_ids, "location_ids"),
             max_uses=max_uses,
             max_uses_per_customer=max_uses_per_customer,
             min_travelers=min_travelers,
             description=clean_text(description, "description", max_length=1000),
         )
         _check_terms(voucher)
+        voucher.valid_from, voucher.valid_until = _utc(valid_from), _utc(valid_until)
         return voucher
 
     def change(self, *, now: datetime, **fields: object) -> dict[str, object]:
@@ -231,8 +248,7 @@ class Voucher(Versioned):
             fields["percent_off"] = _rate(fields["percent_off"])
         for name in ("product_ids", "location_ids"):
             if name in fields:
-                given: Any = fields[name]
-                fields[name] = frozenset(given)
+                fields[name] = _id_set(fields[name], name)
         if "description" in fields:
             fields["description"] = clean_text(
                 fields["description"], "description", max_length=1000
@@ -240,6 +256,9 @@ class Voucher(Versioned):
         wanted: dict[str, Any] = dict(fields)
         changed = attrs.evolve(self, **wanted)
         _check_terms(changed)
+        for name in ("valid_from", "valid_until"):
+            if name in fields:
+                fields[name] = _utc(wanted[name])
         before = {
             name: getattr(self, name) for name in fields if getattr(self, name) != fields[name]
         }
@@ -313,6 +332,21 @@ class Voucher(Versioned):
         self.uses += 1
         self.updated_at = now
         self.version += 1
+
+
+def _id_set(value: object, field: str) -> frozenset[Any]:
+    """``value``'s ids as a set: any iterable of UUIDs (never text, which iterates too)."""
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise ValidationError.single(field, "must be a list of ids", "invalid_type")
+    found = frozenset(value)
+    if not all(isinstance(item, UUID) for item in found):
+        raise ValidationError.single(field, "must hold ids (UUIDs) only", "invalid_type")
+    return found
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    """``moment`` (checked aware) in UTC, as every store gives it back."""
+    return None if moment is None else moment.astimezone(UTC)
 
 
 def _rate(value: object) -> Decimal | None:

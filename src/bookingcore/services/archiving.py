@@ -110,9 +110,10 @@ class ArchiveService:
         ``Settings.archive_after`` before now.
 
         Raises:
-            ValidationError: on ``ended_before``: naive, or later than now
-                (``in_future``); or not given while ``Settings.archive_after`` is
-                ``None`` (``not_configured``).
+            ValidationError: on ``ended_before``: not a datetime (a date, text:
+                ``invalid_type``), naive, or later than now (``in_future``); or
+                not given while ``Settings.archive_after`` is ``None``
+                (``not_configured``).
         """
         now = self._ctx.now()
         if ended_before is None:
@@ -121,6 +122,10 @@ class ArchiveService:
                 msg = "give a cutoff, or set Settings.archive_after to archive on a schedule"
                 raise ValidationError.single("ended_before", msg, "not_configured")
             return now - after
+        given: object = ended_before
+        if not isinstance(given, datetime):
+            msg = "must be a timezone-aware datetime"
+            raise ValidationError.single("ended_before", msg, "invalid_type")
         if ended_before.tzinfo is None:
             msg = "must be a timezone-aware datetime"
             raise ValidationError.single("ended_before", msg, "naive_datetime")

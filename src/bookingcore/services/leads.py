@@ -22,7 +22,7 @@ from bookingcore.domain._validation import Problems, clean_text, parse_choice
 from bookingcore.domain.assignment import Advisor, AssignmentStrategy, least_loaded, round_robin
 from bookingcore.domain.audit import AuditAction
 from bookingcore.domain.idempotency import caller_key
-from bookingcore.domain.leads import Lead, LeadFilter, LeadSource, LeadStatus
+from bookingcore.domain.leads import Lead, LeadFilter, LeadSource, LeadStatus, lead_date
 from bookingcore.domain.policy import Permission, Principal, PrincipalKind, StaffRole
 from bookingcore.domain.queries import Page, PageRequest
 from bookingcore.domain.sources import BookingSource
@@ -140,7 +140,8 @@ class LeadService:
         key = principal_key(principal, idempotency_key)
         digest = None
         if key is not None:
-            digest = fingerprint("capture_lead", principal, request=request, assign=assign)
+            asked = _as_asked(request)
+            digest = fingerprint("capture_lead", principal, request=asked, assign=assign)
         try:
             return self._capture(
                 request, principal=principal, assign=assign, key=key, digest=digest
@@ -294,12 +295,15 @@ class LeadService:
         page's ``next_cursor`` for later ones).
 
         Raises:
-            ValidationError: on ``limit`` or ``cursor`` for a bad page.
+            ValidationError: on ``on`` when it is not a date (``invalid_type``); on
+                ``limit`` or ``cursor`` for a bad page.
 
         .. versionchanged:: 0.3
            Takes a :class:`~bookingcore.domain.PageRequest` and answers a
            :class:`~bookingcore.domain.Page` (was every lead due).
         """
+        if lead_date(on, "on") is None:
+            raise ValidationError.single("on", "must be a date", "invalid_type")
         page = page or PageRequest()
         scoped = policy.scope_leads(principal, LeadFilter())
         if scoped is None:
@@ -405,6 +409,9 @@ class LeadService:
                 "(made for it, approved), not moved there by hand"
             )
             raise ValidationError.single("status", msg, "set_by_quotation")
+        if target is LeadStatus.LOST:
+            # The reason as the lead keeps it: a retry spacing it otherwise asks the same.
+            reason = clean_text(reason, "reason", max_length=500)
         with self._ctx.transaction() as tx:
             entry_id, fresh = claim_change(
                 tx.uow,
@@ -485,6 +492,22 @@ class LeadService:
             cursor = uow.leads.count(LeadFilter(assigned=True))
             return round_robin(advisors, cursor)[0]
         return least_loaded(advisors, loads)
+
+
+def _as_asked(request: LeadRequest) -> LeadRequest:
+    """``request`` as its digest reads it: the source as the lead reads it (any case), and
+    the fields a digest cannot take (a float party, a datetime for a day) refused on
+    their field, as the lead would refuse them, rather than as a ``TypeError``."""
+    travelers: object = request.travelers
+    if travelers is not None and (isinstance(travelers, bool) or not isinstance(travelers, int)):
+        raise ValidationError.single("travelers", "must be 1 to 500", "out_of_range")
+    return attrs.evolve(
+        request,
+        source=parse_choice(LeadSource, request.source, "source", what="a lead source"),
+        travel_starts_on=lead_date(request.travel_starts_on, "travel_starts_on"),
+        travel_ends_on=lead_date(request.travel_ends_on, "travel_ends_on"),
+        follow_up_on=lead_date(request.follow_up_on, "follow_up_on"),
+    )
 
 
 def _status(value: LeadStatus | str) -> LeadStatus:

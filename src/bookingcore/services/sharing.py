@@ -17,15 +17,17 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bookingcore.domain import policy
+from bookingcore.domain._validation import clean_text
 from bookingcore.domain.audit import AuditAction
 from bookingcore.domain.bookings import Booking
 from bookingcore.domain.policy import Principal
 from bookingcore.domain.sharing import (
     MAX_ACTIVE_SHARE_LINKS,
+    MAX_SHARE_LABEL_LENGTH,
     SharedItineraryDay,
     SharedTrip,
     SharedTripNotFoundError,
@@ -151,7 +153,11 @@ class TripSharingService:
         key = principal_key(principal, idempotency_key)
         now = self._ctx.now()
         if expires_at is not None:
-            self._check_expiry(expires_at, now)
+            given: object = expires_at
+            if not isinstance(given, datetime) or given.tzinfo is None:
+                msg = "must be a timezone-aware datetime"
+                raise ValidationError.single("expires_at", msg, "invalid_type")
+            expires_at = expires_at.astimezone(UTC)  # kept in UTC, as every store gives it back
         with self._ctx.transaction() as tx:
             uow = tx.uow
             booking = self._load(uow, booking_id, principal, for_update=True)
@@ -161,6 +167,8 @@ class TripSharingService:
             )
             made_id = None
             if key is not None:
+                # The label as the link keeps it: a retry spacing it otherwise asks the same.
+                label = clean_text(label, "label", max_length=MAX_SHARE_LABEL_LENGTH)
                 asked = fingerprint(
                     "share_link",
                     principal,
@@ -174,7 +182,10 @@ class TripSharingService:
                     uow, key, "share_link", now, asked, as_id=ShareLinkId, load=uow.share_links.get
                 )
                 if prior is not None:
+                    # A retry answers the first link, even once its expires_at has passed.
                     return ShareLinkIssued(prior, None)
+            if expires_at is not None:
+                self._check_expiry(expires_at, now)
             self._check_shareable(uow, booking)
             working = [x for x in uow.share_links.list_for_booking(booking.id) if x.is_active(now)]
             if len(working) >= MAX_ACTIVE_SHARE_LINKS:
@@ -370,10 +381,6 @@ class TripSharingService:
             raise ValidationError.single("booking_id", msg, "not_shareable")
 
     def _check_expiry(self, expires_at: datetime, now: datetime) -> None:
-        given: object = expires_at
-        if not isinstance(given, datetime) or given.tzinfo is None:
-            msg = "must be a timezone-aware datetime"
-            raise ValidationError.single("expires_at", msg, "invalid_type")
         if expires_at <= now:
             raise ShareExpiryError("must be in the future")
         longest = self._ctx.settings.share_link_max_ttl

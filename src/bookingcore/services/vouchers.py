@@ -85,6 +85,10 @@ VOUCHER_TERMS = (
 )
 
 
+#: The id a keyed voucher holds until its key is claimed (it then takes the claim's).
+_UNCLAIMED = VoucherId(UUID(int=0))
+
+
 def _unknown(code: str) -> ValidationError:
     return ValidationError.single(VOUCHER_FIELD, f"no voucher {code!r}", "unknown")
 
@@ -253,46 +257,48 @@ class VoucherService:
         self._require_prices(principal)
         key = principal_key(principal, idempotency_key)
         now = self._ctx.now()
-        products, locations = frozenset(product_ids), frozenset(location_ids)
+        # Checked (and normalised) before the request's digest is taken: a retry spelling
+        # the code, the percent or the description otherwise asks for the same voucher,
+        # and bad terms are a ValidationError naming their field, never a TypeError.
+        voucher = Voucher.create(
+            voucher_id=VoucherId(self._ctx.ids.new_id()) if key is None else _UNCLAIMED,
+            code=code,
+            now=now,
+            percent_off=percent_off,
+            amount_off=amount_off,
+            valid_from=valid_from,
+            valid_until=valid_until,
+            product_ids=product_ids,
+            location_ids=location_ids,
+            max_uses=max_uses,
+            max_uses_per_customer=max_uses_per_customer,
+            min_travelers=min_travelers,
+            description=description,
+        )
         with self._ctx.transaction() as tx:
             uow = tx.uow
-            made_id = None
             if key is not None:
                 asked = fingerprint(
                     "voucher",
                     principal,
-                    code=code,
-                    percent_off=None if percent_off is None else str(percent_off),
-                    amount_off=amount_off,
-                    valid_from=valid_from,
-                    valid_until=valid_until,
-                    product_ids=products,
-                    location_ids=locations,
-                    max_uses=max_uses,
-                    max_uses_per_customer=max_uses_per_customer,
-                    min_travelers=min_travelers,
-                    description=description,
+                    code=voucher.code,
+                    percent_off=voucher.percent_off,
+                    amount_off=voucher.amount_off,
+                    valid_from=voucher.valid_from,
+                    valid_until=voucher.valid_until,
+                    product_ids=voucher.product_ids,
+                    location_ids=voucher.location_ids,
+                    max_uses=voucher.max_uses,
+                    max_uses_per_customer=voucher.max_uses_per_customer,
+                    min_travelers=voucher.min_travelers,
+                    description=voucher.description,
                 )
                 made_id, prior = claim_creation(
                     uow, key, "voucher", now, asked, as_id=VoucherId, load=uow.vouchers.get
                 )
                 if prior is not None:
                     return prior
-            voucher = Voucher.create(
-                voucher_id=made_id or VoucherId(self._ctx.ids.new_id()),
-                code=code,
-                now=now,
-                percent_off=percent_off,
-                amount_off=amount_off,
-                valid_from=valid_from,
-                valid_until=valid_until,
-                product_ids=products,
-                location_ids=locations,
-                max_uses=max_uses,
-                max_uses_per_customer=max_uses_per_customer,
-                min_travelers=min_travelers,
-                description=description,
-            )
+                voucher.id = made_id
             self._check_references(uow, voucher.product_ids, voucher.location_ids)
             taken = uow.vouchers.get_by_code(voucher.code)
             if taken is not None:
@@ -447,12 +453,18 @@ class VoucherService:
         booking would take it (before the voucher).
 
         A customer's own uses count toward ``max_uses_per_customer``; staff and
-        partners name the customer with ``customer_id`` to count theirs.
+        partners name the customer with ``customer_id`` to count theirs: a customer
+        they may see (a partner the customers it brought).
 
         Raises:
             ValidationError: on ``voucher_code`` as a booking with the code would
                 be refused; on ``slot_id`` for an unknown slot; on ``travelers``
-                below 1.
+                below 1; on ``customer_id`` (``unknown_reference``) for a customer
+                ``principal`` may not see, or none.
+
+        .. versionchanged:: 0.4
+           ``customer_id`` must name a customer ``principal`` may see: a partner
+           learnt any customer's loyalty tier and voucher uses from the answer.
         """
         given: object = travelers
         if isinstance(given, bool) or not isinstance(given, int) or given < 1:
@@ -464,6 +476,13 @@ class VoucherService:
             slot = uow.slots.get(slot_id)
             if slot is None:
                 raise ValidationError.single("slot_id", f"no slot {slot_id}", "unknown_reference")
+            if customer_id is not None and principal.kind is not PrincipalKind.CUSTOMER:
+                # Their uses and their loyalty tier are the customer's own figures: only
+                # for a principal who may see the customer (a partner its own).
+                customer = uow.customers.get(customer_id)
+                if customer is None or not policy.can_view_customer(principal, customer):
+                    msg = f"no customer {customer_id}"
+                    raise ValidationError.single("customer_id", msg, "unknown_reference")
             voucher = uow.vouchers.get_by_code(normal)
             if voucher is None:
                 raise _unknown(normal)
