@@ -10,9 +10,13 @@ of them to these.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
+from bookingcore.domain.values import Money
 from bookingcore.errors import ValidationError
+from bookingcore.ports.payments import PaymentProvider
 
 #: ``create_intent`` or ``refund`` for zero or less: refused before the provider is asked.
 AMOUNT_NOT_ABOVE_ZERO = ("amount", "not_positive")
@@ -22,6 +26,10 @@ AMOUNT_BELOW_MINIMUM = ("amount", "amount_too_small")
 REFUND_ABOVE_WHAT_IS_LEFT = ("amount", "amount_too_large")
 #: ``create_intent`` or ``refund`` with an empty idempotency key.
 KEY_MISSING = ("idempotency_key", "required")
+#: ``fetch`` or ``refund`` with a blank provider reference.
+REFERENCE_MISSING = ("reference", "required")
+#: ``refund`` of a payment that never took any money (not paid yet, or only authorized).
+REFUND_NOT_CAPTURED = ("reference", "not_captured")
 #: ``parse_webhook`` of a verified body that is not one of the provider's events.
 BODY_NOT_AN_EVENT = ("raw_body", "invalid_webhook")
 
@@ -30,3 +38,17 @@ def refused(caught: pytest.ExceptionInfo[ValidationError]) -> tuple[str, str]:
     """``(field, code)`` of the one field error ``caught`` holds."""
     (error,) = caught.value.errors
     return error.field, error.code
+
+
+def blank_references_refused(provider: PaymentProvider) -> list[tuple[str, str]]:
+    """What ``provider`` answers ``refund`` and then ``fetch`` of a blank reference with:
+    each ``(field, code)`` of the ``ValidationError`` it raises."""
+    answers = []
+    for call in (
+        lambda: provider.refund(" ", Money(Decimal(1), "INR"), idempotency_key="blank-1"),
+        lambda: provider.fetch(""),
+    ):
+        with pytest.raises(ValidationError) as caught:
+            call()
+        answers.append(refused(caught))
+    return answers

@@ -12,6 +12,9 @@ from tests.adapters._provider_mistakes import (
     AMOUNT_NOT_ABOVE_ZERO,
     BODY_NOT_AN_EVENT,
     KEY_MISSING,
+    REFERENCE_MISSING,
+    REFUND_NOT_CAPTURED,
+    blank_references_refused,
     refused,
 )
 
@@ -57,6 +60,27 @@ class TestTheMistakesEveryProviderAnswersAlike:
             provider.refund("pi_fake_1", Money(Decimal(1), "INR"), idempotency_key="")
         assert refused(refund) == KEY_MISSING
         assert provider.calls == []
+
+    def test_a_blank_reference_is_refused_on_reference(self) -> None:
+        provider = FakePaymentProvider()
+        assert blank_references_refused(provider) == [REFERENCE_MISSING, REFERENCE_MISSING]
+        assert provider.calls == []
+
+    @pytest.mark.parametrize("status", ["pending", "requires_action", "authorized", "failed"])
+    def test_a_refund_of_an_intent_that_took_no_money_is_refused_on_reference(
+        self, status: str
+    ) -> None:
+        provider = FakePaymentProvider()
+        reference = provider.create_intent(_request()).reference
+        provider.set_state(reference, status)
+        with pytest.raises(ValidationError) as caught:
+            provider.refund(reference, Money(Decimal(1), "INR"), idempotency_key="r-1")
+        assert refused(caught) == REFUND_NOT_CAPTURED
+        provider.webhook("captured", reference)  # its copy took the money: refundable
+        made = provider.refund(reference, Money(Decimal(1), "INR"), idempotency_key="r-1")
+        assert made.amount == Money(Decimal(1), "INR")
+        # A reference it never made (a manual payment's receipt) is someone else's to know.
+        assert provider.refund("CASH-1", Money(Decimal(1), "INR"), idempotency_key="r-2")
 
     @pytest.mark.parametrize(
         "body",

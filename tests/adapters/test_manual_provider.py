@@ -6,7 +6,14 @@ from decimal import Decimal
 from uuid import uuid4
 
 import pytest
-from tests.adapters._provider_mistakes import AMOUNT_NOT_ABOVE_ZERO, KEY_MISSING, refused
+from tests.adapters._provider_mistakes import (
+    AMOUNT_NOT_ABOVE_ZERO,
+    KEY_MISSING,
+    REFERENCE_MISSING,
+    REFUND_NOT_CAPTURED,
+    blank_references_refused,
+    refused,
+)
 
 import bookingcore_adapters.payments as payments
 from bookingcore.domain.payments import PaymentStatus, RefundStatus
@@ -116,6 +123,18 @@ class TestRefund:
         with pytest.raises(ValidationError) as no_key:
             ManualProvider().refund("manual_x", Money(Decimal(1), "INR"), idempotency_key="")
         assert refused(no_key) == KEY_MISSING
+
+    def test_a_blank_reference_is_refused_on_reference(self) -> None:
+        blank = blank_references_refused(ManualProvider())
+        assert blank == [REFERENCE_MISSING, REFERENCE_MISSING]
+
+    def test_a_refund_of_an_intent_it_made_is_refused_on_reference(self) -> None:
+        # Staff record manual payments themselves: an intent made here never took money.
+        provider = ManualProvider()
+        reference = provider.create_intent(_request()).reference
+        with pytest.raises(ValidationError) as caught:
+            provider.refund(reference, Money(Decimal(1), "INR"), idempotency_key="rf-1")
+        assert refused(caught) == REFUND_NOT_CAPTURED
 
 
 class TestWebhooks:

@@ -7,11 +7,12 @@ import hmac
 import json
 import socket
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from uuid import uuid4
 
 import pytest
+from tests._payable import Payable
 from tests._threads import at_once
 from tests.adapters._fake_razorpay import KEY_ID, KEY_SECRET, FakeRazorpay
 from tests.adapters._provider_mistakes import (
@@ -19,18 +20,18 @@ from tests.adapters._provider_mistakes import (
     AMOUNT_NOT_ABOVE_ZERO,
     BODY_NOT_AN_EVENT,
     KEY_MISSING,
+    REFERENCE_MISSING,
     REFUND_ABOVE_WHAT_IS_LEFT,
+    REFUND_NOT_CAPTURED,
+    blank_references_refused,
     refused,
 )
 
 from bookingcore import (
     BookingCore,
-    BookingRequest,
-    NewTraveler,
     Principal,
     StaffId,
     StaffRole,
-    TravelerDetails,
 )
 from bookingcore.domain import Booking, ReceiptStatus
 from bookingcore.domain.payments import PaymentStatus, RefundStatus
@@ -45,8 +46,6 @@ from bookingcore.errors import (
 )
 from bookingcore.ports.payments import IntentRequest, PaymentProvider, ProviderCapabilities
 from bookingcore.services import PaymentIntent
-from bookingcore.testing import FixedClock
-from bookingcore_adapters.memory import MemoryStore
 from bookingcore_adapters.payments import razorpay as razorpay_module
 from bookingcore_adapters.payments.razorpay import RazorpayProvider
 
@@ -413,10 +412,20 @@ class TestRefund:
         self, fake: FakeRazorpay, provider: RazorpayProvider
     ) -> None:
         intent = provider.create_intent(_request())
-        fake.pay(intent.reference, "authorized")
-        with pytest.raises(ValidationError) as caught:
-            provider.refund(intent.reference, Money(Decimal("1"), "INR"), idempotency_key="n-1")
-        assert caught.value.fields == ("amount",)
+        with pytest.raises(ValidationError) as unpaid:
+            provider.refund(intent.reference, Money(Decimal("1"), "INR"), idempotency_key="n-0")
+        assert refused(unpaid) == REFUND_NOT_CAPTURED
+        payment_id = fake.pay(intent.reference, "authorized")
+        for reference in (intent.reference, payment_id):
+            with pytest.raises(ValidationError) as caught:
+                provider.refund(reference, Money(Decimal("1"), "INR"), idempotency_key="n-1")
+            assert refused(caught) == REFUND_NOT_CAPTURED
+        assert fake.refunds == {}
+
+    def test_a_blank_reference_is_refused_before_razorpay_is_asked(
+        self, provider: RazorpayProvider
+    ) -> None:
+        assert blank_references_refused(provider) == [REFERENCE_MISSING, REFERENCE_MISSING]
 
     def test_an_unknown_payment_or_order_is_not_found(self, provider: RazorpayProvider) -> None:
         with pytest.raises(NotFoundError):
@@ -718,36 +727,14 @@ class TestThroughThePaymentService:
 
     @staticmethod
     def _paid(fake: FakeRazorpay) -> tuple[BookingCore, Booking, str, str]:
-        clock = FixedClock(datetime.now(UTC))
-        provider = RazorpayProvider(
-            KEY_ID, KEY_SECRET, WEBHOOK_SECRET, base_url=fake.base_url, timeout=2
+        shop = Payable(
+            RazorpayProvider(KEY_ID, KEY_SECRET, WEBHOOK_SECRET, base_url=fake.base_url, timeout=2)
         )
-        core = BookingCore(
-            uow_factory=MemoryStore().unit_of_work, clock=clock, payment_providers=[provider]
-        )
-        camp = core.catalog.add_location("CAMP", "Base camp", principal=ADMIN)
-        slot = core.catalog.create_slot(
-            location_id=camp.id,
-            starts_at=clock.now() + timedelta(days=30),
-            price_per_traveler=Money("2500", "INR"),
-            capacity=None,
-            principal=ADMIN,
-        )
-        customer = core.customers.register("+919876543210", principal=ADMIN).customer
-        me = Principal.customer(customer.id)
-        booking = core.bookings.book(
-            BookingRequest(slot.id, [NewTraveler(TravelerDetails("Asha"), is_primary=True)]),
-            principal=me,
-        )
-        intent = core.payments.create_intent(
-            booking.id, "razorpay", principal=me, idempotency_key="k"
-        )
-        order_id = intent.payment.provider_reference
-        assert order_id is not None
+        order_id = shop.intent("razorpay")
         payment_id = fake.pay(order_id)
         body = _delivery("payment.captured", {"payment": {"entity": fake.payments[payment_id]}})
-        core.payments.handle_webhook("razorpay", _headers(body, "evt_paid"), body)
-        return core, booking, order_id, payment_id
+        shop.core.payments.handle_webhook("razorpay", _headers(body, "evt_paid"), body)
+        return shop.core, shop.booking, order_id, payment_id
 
     @staticmethod
     def _refund_event(
@@ -814,27 +801,10 @@ class TestTwoIntentsWithOneKeyAtOnce:
         # service stores one payment; the request that lost must still be given that
         # payment's order, or the customer pays an order no payment knows (its webhook is
         # ignored: money taken and never recorded).
-        clock = FixedClock(datetime.now(UTC))
-        provider = RazorpayProvider(
-            KEY_ID, KEY_SECRET, WEBHOOK_SECRET, base_url=fake.base_url, timeout=5
+        shop = Payable(
+            RazorpayProvider(KEY_ID, KEY_SECRET, WEBHOOK_SECRET, base_url=fake.base_url, timeout=5)
         )
-        core = BookingCore(
-            uow_factory=MemoryStore().unit_of_work, clock=clock, payment_providers=[provider]
-        )
-        camp = core.catalog.add_location("CAMP", "Base camp", principal=ADMIN)
-        slot = core.catalog.create_slot(
-            location_id=camp.id,
-            starts_at=clock.now() + timedelta(days=30),
-            price_per_traveler=Money("2500", "INR"),
-            capacity=None,
-            principal=ADMIN,
-        )
-        customer = core.customers.register("+919876543210", principal=ADMIN).customer
-        me = Principal.customer(customer.id)
-        booking = core.bookings.book(
-            BookingRequest(slot.id, [NewTraveler(TravelerDetails("Asha"), is_primary=True)]),
-            principal=me,
-        )
+        core, booking, me = shop.core, shop.booking, shop.me
         fake.delay(0.3)  # both look the receipt up before either creates its order
         try:
             intents = at_once(

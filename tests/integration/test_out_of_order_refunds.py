@@ -15,30 +15,29 @@ from typing import Any, ClassVar, Protocol
 from uuid import uuid4
 
 import pytest
+from tests._payable import Payable
 from tests.adapters._fake_razorpay import KEY_ID, KEY_SECRET, FakeRazorpay
 
 from bookingcore import (
     BookingCore,
-    BookingRequest,
     Money,
-    NewTraveler,
     Principal,
     StaffId,
     StaffRole,
-    TravelerDetails,
 )
 from bookingcore.domain import (
     AuditAction,
     Booking,
+    DomainEvent,
     InvoiceKind,
     PaymentStatus,
     ReceiptStatus,
     Refund,
+    RefundReversed,
     RefundStatus,
 )
 from bookingcore.errors import ValidationError
 from bookingcore.ports.payments import PaymentProvider
-from bookingcore.testing import FixedClock
 from bookingcore_adapters.memory import MemoryStore
 from bookingcore_adapters.payments.fake_stripe import API_KEY, WEBHOOK_SECRET, FakeStripe
 from bookingcore_adapters.payments.razorpay import RazorpayProvider
@@ -191,29 +190,10 @@ class Shop:
     def __init__(self, store: MemoryStore | SqlStore, vendor: Vendor) -> None:
         self.store = store
         self.vendor = vendor
-        clock = FixedClock(datetime.now(UTC))
-        self.core = BookingCore(
-            uow_factory=store.unit_of_work, clock=clock, payment_providers=[vendor.provider()]
-        )
-        camp = self.core.catalog.add_location("OOO1", "Base camp", principal=ADMIN)
-        slot = self.core.catalog.create_slot(
-            location_id=camp.id,
-            starts_at=clock.now() + timedelta(days=30),
-            price_per_traveler=Money("2500", "INR"),
-            capacity=None,
-            principal=ADMIN,
-        )
-        customer = self.core.customers.register("+919876543210", principal=ADMIN).customer
-        me = Principal.customer(customer.id)
-        self.booking: Booking = self.core.bookings.book(
-            BookingRequest(slot.id, [NewTraveler(TravelerDetails("Asha"), is_primary=True)]),
-            principal=me,
-        )
-        intent = self.core.payments.create_intent(
-            self.booking.id, vendor.name, principal=me, idempotency_key="k"
-        )
-        assert intent.payment.provider_reference is not None
-        vendor.paying(intent.payment.provider_reference)
+        payable = Payable(vendor.provider(), store=store, location="OOO1")
+        self.core: BookingCore = payable.core
+        self.booking: Booking = payable.booking
+        vendor.paying(payable.intent(vendor.name))
 
     def deliver(self, delivery: Delivery) -> ReceiptStatus:
         return self.core.payments.handle_webhook(self.vendor.name, *delivery).status
@@ -232,6 +212,19 @@ class Shop:
             payment.pending_refund_amount,
             payment.refundable_amount,
         )
+
+    def reconciled(self) -> tuple[Money, Money, str]:
+        """The booking's line in the reconciliation report: refunded, net paid, state."""
+        now = datetime.now(UTC)
+        report = self.core.reports.reconciliation(
+            now - timedelta(days=1), now + timedelta(days=1), principal=ADMIN
+        )
+        (line,) = report.bookings
+        return line.refunded, line.net_paid, line.state.value
+
+    def events(self) -> list[DomainEvent]:
+        with self.store.unit_of_work() as uow:
+            return [m.event for m in uow.outbox.list_unpublished(100_000)]
 
     def credit_notes(self) -> list[Money]:
         documents = self.core.payments.invoices_for(self.booking.id, principal=ADMIN)
@@ -340,3 +333,47 @@ def test_a_refund_that_succeeded_before_its_capture_settles_with_it(shop: Shop) 
     assert shop.refund("re_early").status is RefundStatus.SUCCEEDED
     assert shop.money() == (PaymentStatus.PARTIALLY_REFUNDED, inr("1000"), inr("0"), inr("1500"))
     assert shop.credit_notes() == [inr("-1000")]
+
+
+def test_a_refund_that_failed_after_it_succeeded_is_owed_again(shop: Shop) -> None:
+    # Stripe reports refund.failed after the refund had succeeded when the customer's bank
+    # returns it (a closed account, an expired card): the money is the business's again.
+    shop.deliver(shop.vendor.capture())
+    shop.deliver(shop.vendor.refund("re_back", "succeeded", 250000))  # all of it
+    assert shop.money() == (PaymentStatus.REFUNDED, inr("2500"), inr("0"), inr("0"))
+    assert shop.reconciled() == (inr("2500"), inr("0"), "refunded")
+    booked = shop.core.bookings.get(shop.booking.id, principal=ADMIN).status
+
+    assert shop.deliver(shop.vendor.refund("re_back", "failed", 250000)) is ReceiptStatus.APPLIED
+
+    back = shop.refund("re_back")
+    assert (back.status, back.provider_status) == (RefundStatus.FAILED, RefundStatus.FAILED)
+    # Refunded no more: refundable again, and the booking's balance counts it as paid.
+    assert shop.money() == (PaymentStatus.CAPTURED, inr("0"), inr("0"), inr("2500"))
+    assert shop.reconciled() == (inr("0"), inr("2500"), "paid")
+    assert shop.core.bookings.get(shop.booking.id, principal=ADMIN).status == booked
+    (payment,) = shop.core.payments.for_booking(shop.booking.id, principal=ADMIN)
+    assert [item.code for item in payment.attention] == ["refund_reversed"]
+    assert "re_back" in payment.attention[0].text
+    trail = shop.core.audit.trail("payment", payment.id, principal=ADMIN)
+    (failed,) = [e for e in trail if e.old_values.get("refund") == str(back.id)]
+    assert (failed.old_values["status"], failed.new_values["status"]) == ("succeeded", "failed")
+    assert failed.actor.kind.value == "webhook"
+    moves = [
+        (e.actor.kind.value, e.old_values["status"], e.new_values["status"])
+        for e in trail
+        if e.action is AuditAction.STATUS_CHANGED
+    ]
+    assert ("webhook", "refunded", "captured") in moves
+    (reversed_,) = [e for e in shop.events() if isinstance(e, RefundReversed)]
+    assert (reversed_.payment_id, reversed_.refund_id) == (payment.id, back.id)
+    assert (reversed_.amount, reversed_.refunded_amount) == (inr("2500"), inr("0"))
+    assert (reversed_.payment_status, reversed_.refund_reference) == ("captured", "re_back")
+    assert reversed_.booking_id == shop.booking.id
+
+    # Forward only: late (or redelivered) reports of it move nothing back.
+    for late in ("succeeded", "pending", "failed"):
+        shop.deliver(shop.vendor.refund("re_back", late, 250000))
+    assert shop.refund("re_back").status is RefundStatus.FAILED
+    assert shop.money() == (PaymentStatus.CAPTURED, inr("0"), inr("0"), inr("2500"))
+    assert len([e for e in shop.events() if isinstance(e, RefundReversed)]) == 1

@@ -194,7 +194,9 @@ class TestNothingMoreIsDue:
         assert [i.code for i in extra.attention] == ["overpaid"]
         assert "15,000.00 INR more than the 0.00 INR due" in extra.attention[0].text
         trail = holiday.core.audit.trail("payment", extra.id, principal=ADMIN)
-        assert [e.action.value for e in trail] == ["created", "updated"]
+        # Created, captured by the provider's webhook, flagged.
+        assert [e.action.value for e in trail] == ["created", "status_changed", "updated"]
+        assert trail[1].actor.kind.value == "webhook"
         assert trail[-1].new_values["needs_attention"] == extra.attention[0].text
         assert holiday.status() == "payment_confirmed"
 

@@ -694,6 +694,44 @@ def reminders(shop: Shop, admin: Principal) -> Reminders:
     return Reminders(shop, admin)
 
 
+class ReminderRun:
+    """Staff running the reminder job over :class:`Reminders`, told by a recording
+    notifier, at the clock's now: what is due, what a run sends, what was logged."""
+
+    def __init__(
+        self,
+        core: BookingCore,
+        reminders: Reminders,
+        notifier: RecordingNotifier,
+        clock: FixedClock,
+        admin: Principal,
+    ) -> None:
+        self.core, self.reminders, self.notifier = core, reminders, notifier
+        self.clock, self.admin = clock, admin
+
+    def send(self, within: timedelta | None = None) -> list[Communication]:
+        """One run of ``send_due_reminders`` (the default window unless given)."""
+        window = {} if within is None else {"within": within}
+        return list(self.core.communications.send_due_reminders(principal=self.admin, **window))
+
+    def due(self) -> list[Booking]:
+        return list(self.core.communications.due_reminders(principal=self.admin))
+
+    def logged(self, booking: Booking) -> list[Communication]:
+        return list(self.core.communications.for_booking(booking.id, principal=self.admin))
+
+
+@pytest.fixture
+def run(
+    core: BookingCore,
+    reminders: Reminders,
+    notifier: RecordingNotifier,
+    clock: FixedClock,
+    admin: Principal,
+) -> ReminderRun:
+    return ReminderRun(core, reminders, notifier, clock, admin)
+
+
 class TestReminders:
     def test_due_reminders_are_the_active_bookings_starting_within_the_window(
         self, core: BookingCore, reminders: Reminders, admin: Principal
@@ -743,19 +781,14 @@ class TestReminders:
         assert store.count("communications") == 3
 
     def test_a_booking_entering_the_window_later_gets_its_reminder_then(
-        self,
-        core: BookingCore,
-        reminders: Reminders,
-        notifier: RecordingNotifier,
-        clock: FixedClock,
-        admin: Principal,
+        self, run: ReminderRun
     ) -> None:
-        core.communications.send_due_reminders(principal=admin)
-        clock.advance(hours=7)
-        sent = core.communications.send_due_reminders(principal=admin)
-        assert [m.booking_id for m in sent] == [reminders.in_30h.id]
-        assert len(notifier.sent) == 4
-        assert core.communications.send_due_reminders(principal=admin) == []
+        run.send()
+        run.clock.advance(hours=7)
+        sent = run.send()
+        assert [m.booking_id for m in sent] == [run.reminders.in_30h.id]
+        assert len(run.notifier.sent) == 4
+        assert run.send() == []
 
     def test_a_failing_reminder_is_logged_and_the_others_still_go_out(
         self,
@@ -836,40 +869,34 @@ class TestReminders:
         assert notifier.attempts == 1 + 2 + fails
 
     def test_a_reminder_that_failed_retryably_is_sent_again_after_the_wait(
-        self,
-        core: BookingCore,
-        reminders: Reminders,
-        notifier: RecordingNotifier,
-        clock: FixedClock,
-        admin: Principal,
+        self, run: ReminderRun
     ) -> None:
         """A reminder the gateway refused for now (``retryable``) is sent again, the
         same record, by the first run ``reminder_retry_after`` (15 min) after it
         failed; not before. (Before 0.4 it was never sent again.)"""
-        notifier.fail_next(reason="HTTP 503")
-        first = core.communications.send_due_reminders(principal=admin)
+        run.notifier.fail_next(reason="HTTP 503")
+        first = run.send()
         failed = first[0]
-        assert (failed.booking_id, failed.status) == (reminders.in_2h.id, "failed")
+        assert (failed.booking_id, failed.status) == (run.reminders.in_2h.id, "failed")
         assert (failed.attempts, failed.retryable) == (1, True)
-        assert core.communications.send_due_reminders(principal=admin) == []
-        clock.advance(minutes=14)
-        assert core.communications.due_reminders(principal=admin) == []
-        assert core.communications.send_due_reminders(principal=admin) == []
-        clock.advance(minutes=1)
-        due = core.communications.due_reminders(principal=admin)
-        assert [b.id for b in due] == [reminders.in_2h.id]
-        [retried] = core.communications.send_due_reminders(principal=admin)
+        assert run.send() == []
+        run.clock.advance(minutes=14)
+        assert run.due() == []
+        assert run.send() == []
+        run.clock.advance(minutes=1)
+        assert [b.id for b in run.due()] == [run.reminders.in_2h.id]
+        [retried] = run.send()
         assert (retried.id, retried.status, retried.attempts) == (
             failed.id,
             CommunicationStatus.SENT,
             2,
         )
         assert retried.failed_reason == "HTTP 503"  # the last failure stays on record
-        to_asha = [m for m in notifier.sent if m.communication_id == failed.id]
+        to_asha = [m for m in run.notifier.sent if m.communication_id == failed.id]
         assert len(to_asha) == 1
-        clock.advance(minutes=15)
-        assert core.communications.send_due_reminders(principal=admin) == []
-        [logged] = core.communications.for_booking(reminders.in_2h.id, principal=admin)
+        run.clock.advance(minutes=15)
+        assert run.send() == []
+        [logged] = run.logged(run.reminders.in_2h)
         assert logged.id == failed.id
 
     def test_a_failing_reminder_is_tried_at_most_reminder_attempts_times(
@@ -880,69 +907,55 @@ class TestReminders:
         core = make_core(
             store, clock, notifier, reminder_attempts=2, reminder_retry_after=timedelta(minutes=5)
         )
-        reminders = Reminders(Shop(core, admin, clock), admin)
+        run = ReminderRun(core, Reminders(Shop(core, admin, clock), admin), notifier, clock, admin)
         notifier.fail_next(times=5, reason="timeout")
         soon = timedelta(hours=3)  # only the booking in 2 h
 
-        def run() -> list[Communication]:
-            return list(core.communications.send_due_reminders(principal=admin, within=soon))
-
-        sent = run()
-        assert [(m.booking_id, m.status) for m in sent] == [(reminders.in_2h.id, "failed")]
+        sent = run.send(soon)
+        assert [(m.booking_id, m.status) for m in sent] == [(run.reminders.in_2h.id, "failed")]
         clock.advance(minutes=4)
-        assert run() == []
+        assert run.send(soon) == []
         clock.advance(minutes=1)
-        [again] = run()
+        [again] = run.send(soon)
         assert (again.id, again.status, again.attempts) == (sent[0].id, "failed", 2)
         before = notifier.attempts
         for _ in range(3):
             clock.advance(minutes=5)
-            assert run() == []
+            assert run.send(soon) == []
         assert notifier.attempts == before
-        [logged] = core.communications.for_booking(reminders.in_2h.id, principal=admin)
+        [logged] = run.logged(run.reminders.in_2h)
         assert (logged.status, logged.attempts) == (CommunicationStatus.FAILED, 2)
 
-    def test_a_reminder_that_cannot_work_later_is_not_sent_again(
-        self,
-        core: BookingCore,
-        reminders: Reminders,
-        notifier: RecordingNotifier,
-        clock: FixedClock,
-        admin: Principal,
-    ) -> None:
+    def test_a_reminder_that_cannot_work_later_is_not_sent_again(self, run: ReminderRun) -> None:
         """A failure that is not ``retryable`` (an invalid number) is final."""
-        notifier.fail_next(reason="invalid number", retryable=False)
-        first = core.communications.send_due_reminders(principal=admin)
+        run.notifier.fail_next(reason="invalid number", retryable=False)
+        first = run.send()
         assert (first[0].status, first[0].retryable) == (CommunicationStatus.FAILED, False)
-        clock.advance(minutes=30)
-        assert core.communications.due_reminders(principal=admin) == []
-        assert core.communications.send_due_reminders(principal=admin) == []
-        [logged] = core.communications.for_booking(reminders.in_2h.id, principal=admin)
+        run.clock.advance(minutes=30)
+        assert run.due() == []
+        assert run.send() == []
+        [logged] = run.logged(run.reminders.in_2h)
         assert (logged.status, logged.attempts) == (CommunicationStatus.FAILED, 1)
 
     def test_a_failed_reminder_is_not_retried_once_the_booking_is_cancelled_or_departed(
-        self,
-        core: BookingCore,
-        reminders: Reminders,
-        notifier: RecordingNotifier,
-        clock: FixedClock,
-        admin: Principal,
+        self, run: ReminderRun
     ) -> None:
         """Retries stop when the booking is no longer active, or has left the window."""
-        notifier.fail_next(times=2, reason="HTTP 503")
-        sent = core.communications.send_due_reminders(principal=admin)
+        reminders = run.reminders
+        run.notifier.fail_next(times=2, reason="HTTP 503")
+        sent = run.send()
         assert [(m.booking_id, m.status) for m in sent] == [
             (reminders.in_2h.id, CommunicationStatus.FAILED),
             (reminders.in_20h.id, CommunicationStatus.FAILED),
         ]
-        core.bookings.cancel(reminders.in_20h.id, principal=admin, reason="changed plans")
-        clock.advance(hours=2, minutes=1)  # in_2h has departed
-        before = notifier.attempts
-        assert core.communications.due_reminders(principal=admin) == []
-        assert core.communications.send_due_reminders(principal=admin) == []
-        assert notifier.attempts == before
+        run.core.bookings.cancel(reminders.in_20h.id, principal=run.admin, reason="changed plans")
+        run.clock.advance(hours=2, minutes=1)  # in_2h has departed
+        before = run.notifier.attempts
+        assert run.due() == []
+        assert run.send() == []
+        assert run.notifier.attempts == before
         for booking in (reminders.in_2h, reminders.in_20h):
-            messages = core.communications.for_booking(booking.id, principal=admin)
+            messages = run.logged(booking)
             reminder = [m for m in messages if m.type is CommunicationType.REMINDER]
             assert [(m.status, m.attempts) for m in reminder] == [(CommunicationStatus.FAILED, 1)]
 

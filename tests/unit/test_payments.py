@@ -459,16 +459,63 @@ class TestRefunds:
             payment.report_refund(refund, "unreconciled", now=LATER)
         assert refused.value.fields == ("status",)
 
-    def test_a_refund_settled_before_reports_were_kept_stays_settled(self, make: Builder) -> None:
+    def test_a_refund_settled_before_reports_were_kept_goes_back_on_nothing(
+        self, make: Builder
+    ) -> None:
         payment = _captured(make)
         refund = payment.start_refund(
             refund_id=RefundId(uuid4()), amount=Money("100", "INR"), now=LATER
         )
         payment.settle_refund(refund, now=LATER)
         assert refund.provider_status is None
-        assert not payment.report_refund(refund, "failed", now=LATER)
         assert not payment.report_refund(refund, "pending", now=LATER)
+        assert not payment.report_refund(refund, "succeeded", now=LATER)
         assert refund.provider_status is None
+        # Its bank returning it later is news, as for any settled refund.
+        assert payment.report_refund(refund, "failed", now=LATER)
+        assert refund.provider_status is RefundStatus.FAILED
+
+    def test_a_settled_refund_that_fails_afterwards_is_refundable_again(
+        self, make: Builder
+    ) -> None:
+        payment = _captured(make)
+        refunds = [
+            payment.start_refund(refund_id=RefundId(uuid4()), amount=Money(n, "INR"), now=LATER)
+            for n in ("300", "700")
+        ]
+        for refund in refunds:
+            payment.settle_refund(refund, now=LATER)
+        assert payment.status is PaymentStatus.REFUNDED
+        first = refunds[0]
+        with pytest.raises(InvalidTransitionError):  # refunds go back only through a report
+            payment.fail_refund(first, now=LATER)
+        assert not payment.report_refund(first, "succeeded", now=LATER)  # as settled
+        assert payment.report_refund(first, "failed", now=LATER)
+        version = payment.version
+        payment.reverse_refund(first, now=LATER, reason="expired_or_canceled_card")
+        assert (first.status, first.failure_reason) == (
+            RefundStatus.FAILED,
+            "expired_or_canceled_card",
+        )
+        assert (payment.status, payment.refunded_amount) == (
+            PaymentStatus.PARTIALLY_REFUNDED,
+            Money("700", "INR"),
+        )
+        assert payment.refundable_amount == Money("300", "INR")
+        assert payment.version == version + 1
+        payment.reverse_refund(refunds[1], now=LATER)
+        assert (payment.status, payment.refunded_amount) == (
+            PaymentStatus.CAPTURED,
+            Money("0", "INR"),
+        )
+        with pytest.raises(InvalidTransitionError):  # once
+            payment.reverse_refund(first, now=LATER)
+        pending = payment.start_refund(
+            refund_id=RefundId(uuid4()), amount=Money("100", "INR"), now=LATER
+        )
+        with pytest.raises(InvalidTransitionError):  # only a settled refund is reversed
+            payment.reverse_refund(pending, now=LATER)
+        assert payment.refunded_amount == Money("0", "INR")
 
     def test_an_unreconciled_refund_reported_failed_fails_and_frees_nothing(
         self, make: Builder

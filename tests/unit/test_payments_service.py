@@ -737,37 +737,39 @@ class TestRefundCapabilities:
         assert "refund" not in world.provider.calls
         return caught.value
 
-    def test_a_provider_that_refunds_only_in_full_is_not_asked_for_part(self) -> None:
-        world, booking, payment_id = self._paid(
-            ProviderCapabilities(
-                refunds=True,
-                partial_refunds=False,
-                needs_redirect=True,
-                capture_later=False,
-                webhooks=True,
-            )
+    @staticmethod
+    def _capabilities(*, refunds: bool) -> ProviderCapabilities:
+        """A card provider's, refunding nothing in part (or nothing at all)."""
+        return ProviderCapabilities(
+            refunds=refunds,
+            partial_refunds=False,
+            needs_redirect=True,
+            capture_later=False,
+            webhooks=True,
         )
-        refused = self._refused(world, booking, "1000")
-        assert refused.fields == ("amount",)
-        assert refused.errors[0].code == "partial_refund_unsupported"
+
+    @pytest.mark.parametrize(
+        ("refunds", "amount", "field", "code"),
+        [
+            pytest.param(True, "1000", "amount", "partial_refund_unsupported", id="only in full"),
+            pytest.param(False, "8000", "payment_id", "refunds_unsupported", id="no refunds"),
+        ],
+    )
+    def test_a_refund_the_provider_cannot_make_is_refused_before_it_is_asked(
+        self, refunds: bool, amount: str, field: str, code: str
+    ) -> None:
+        world, booking, _ = self._paid(self._capabilities(refunds=refunds))
+        refused = self._refused(world, booking, amount)
+        assert refused.fields == (field,)
+        assert refused.errors[0].code == code
+
+    def test_a_provider_that_refunds_only_in_full_refunds_the_whole_capture(self) -> None:
+        world, booking, payment_id = self._paid(self._capabilities(refunds=True))
+        self._refused(world, booking, "1000")  # a part first: refused, nothing reserved
         whole = world.core.payments.refund(
             payment_id, Money("8000", "INR"), principal=ADMIN, idempotency_key="r2"
         )
         assert whole.status is RefundStatus.SUCCEEDED
-
-    def test_a_provider_that_cannot_refund_is_not_asked(self) -> None:
-        world, booking, _ = self._paid(
-            ProviderCapabilities(
-                refunds=False,
-                partial_refunds=False,
-                needs_redirect=True,
-                capture_later=False,
-                webhooks=True,
-            )
-        )
-        refused = self._refused(world, booking, "8000")
-        assert refused.fields == ("payment_id",)
-        assert refused.errors[0].code == "refunds_unsupported"
 
 
 class TestRefundsMadeAtTheProvider:

@@ -27,6 +27,7 @@ from bookingcore.domain.events import (
     DocumentGenerated,
     DomainEvent,
     FamilyChanged,
+    RefundReversed,
     RetryPolicy,
     SlotCancelled,
     SlotRescheduled,
@@ -38,7 +39,7 @@ from bookingcore.domain.events import (
 from bookingcore.domain.jobs import JobRequested
 from bookingcore.domain.lifecycle import LifecycleEvent
 from bookingcore.domain.sources import BookingSource
-from bookingcore.domain.values import Actor, ActorKind
+from bookingcore.domain.values import Actor, ActorKind, Money
 from bookingcore.errors import ValidationError
 from bookingcore.serialization import event_from_dict, event_to_dict, from_dict, to_dict
 
@@ -193,6 +194,20 @@ def _events() -> list[DomainEvent]:
             reason="weather delay",
             booking_ids=(uuid4(), uuid4()),
             communication_ids=(uuid4(),),
+            **common,
+        ),
+        RefundReversed(
+            id=uuid4(),
+            payment_id=uuid4(),
+            refund_id=uuid4(),
+            booking_id=uuid4(),
+            provider="stripe",
+            amount=Money("1000", "INR"),
+            refunded_amount=Money("0", "INR"),
+            payment_status="captured",
+            actor=Actor(ActorKind.WEBHOOK, "stripe"),
+            refund_reference="re_1",
+            reason="stripe refund.failed",
             **common,
         ),
     ]

@@ -32,8 +32,10 @@ from bookingcore.domain.values import (
     CommunicationId,
     CustomerId,
     DocumentId,
+    Money,
     PartnerId,
     PaymentId,
+    RefundId,
     SlotId,
     StaffId,
     TravelerId,
@@ -58,6 +60,7 @@ __all__ = [
     "DomainEvent",
     "FamilyChanged",
     "OutboxMessage",
+    "RefundReversed",
     "RetryPolicy",
     "SerializedMessage",
     "SlotCancelled",
@@ -457,6 +460,34 @@ class SlotRescheduled(DomainEvent):
     reason: str
     booking_ids: tuple[BookingId, ...] = ()
     communication_ids: tuple[CommunicationId, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class RefundReversed(DomainEvent):
+    """A refund that had succeeded failed afterwards (Stripe's ``refund.failed``): the
+    customer's bank returned it, the money is back with the business, and the customer is
+    owed ``amount`` again.
+
+    ``refunded_amount`` and ``payment_status`` are the payment's after the reversal
+    (``captured`` when nothing refunded is left); ``reason`` is the provider's, as the
+    refund's ``failure_reason`` keeps it. The payment is flagged for staff
+    (``refund_reversed``) to give the money back another way.
+
+    .. versionadded:: 0.4
+    """
+
+    name: ClassVar[str] = "payment.refund_reversed"
+
+    payment_id: PaymentId
+    refund_id: RefundId
+    booking_id: BookingId
+    provider: str
+    amount: Money
+    refunded_amount: Money
+    payment_status: str
+    actor: Actor
+    refund_reference: str | None = None
+    reason: str | None = None
 
 
 @attrs.define

@@ -9,7 +9,9 @@ provider (``stripe``, ``razorpay``, ``manual``, ...), known there by its
   ``cancelled``: a failed attempt may be tried again on the same intent;
 * ``authorized`` becomes ``captured``, or ``cancelled`` (the hold is voided);
 * ``captured`` becomes ``partially_refunded`` and ``refunded``, through refunds only;
-* ``refunded`` and ``cancelled`` are final.
+* ``refunded`` and ``cancelled`` are final, except that a settled refund the
+  provider reports ``failed`` afterwards (:meth:`Payment.reverse_refund`) takes
+  the payment back to what it keeps (``partially_refunded`` or ``captured``).
 
 **Webhooks are applied once.** Providers deliver an event more than once and
 out of order; :meth:`Payment.apply_event` records every event id it has seen
@@ -41,14 +43,17 @@ together overdraw it. A refund the provider made on its own (in its
 dashboard) is recorded with :meth:`Payment.record_provider_refund`; one the
 payment cannot hold is kept ``unreconciled``, outside these totals.
 
-**A refund follows what its provider reported.** Every refund keeps the
-status its provider last reported (:attr:`Refund.provider_status`:
-``pending``, then ``succeeded`` or ``failed``), forward only, as a payment's
-status is: :meth:`Payment.report_refund` records a report and refuses to move
-it back, so a late or redelivered ``pending`` report after ``failed`` changes
-nothing. An unreconciled refund the provider reported ``pending`` is taken in
-as ``pending`` (its amount reserved), not as refunded; one it reported
-``failed`` moved no money and becomes ``failed``.
+**A refund follows what its provider reported.** Every refund keeps the status
+its provider last reported (:attr:`Refund.provider_status`: ``pending``, then
+``succeeded`` or ``failed``), forward only, as a payment's status is:
+:meth:`Payment.report_refund` records a report and refuses to move it back, so
+a late or redelivered ``pending`` report after ``failed`` changes nothing.
+``failed`` after ``succeeded`` is news, not a step back: the customer's bank
+returned the refund (Stripe's ``refund.failed``), and
+:meth:`Payment.reverse_refund` counts its amount as the payment's again. An
+unreconciled refund the provider reported ``pending`` is taken in as
+``pending`` (its amount reserved), not as refunded; one it reported ``failed``
+moved no money and becomes ``failed``.
 
 .. versionadded:: 0.1
 """
@@ -211,6 +216,10 @@ class AttentionReason(enum.StrEnum):
     REFUND_WITHOUT_AMOUNT = "refund_without_amount"
     #: A refund made at the provider that the payment cannot hold (``unreconciled``).
     UNRECONCILED_REFUND = "unreconciled_refund"
+    #: A refund that had succeeded failed afterwards: the customer is owed its amount again.
+    #:
+    #: .. versionadded:: 0.4
+    REFUND_REVERSED = "refund_reversed"
     #: Flagged for anything else (flags stored before reasons had codes).
     OTHER = "other"
 
@@ -265,11 +274,14 @@ _REFUND_MOVES: dict[RefundStatus, frozenset[RefundStatus]] = {
 #: The statuses a provider reports a refund in (:attr:`Refund.provider_status`).
 _REPORTED = frozenset({RefundStatus.PENDING, RefundStatus.SUCCEEDED, RefundStatus.FAILED})
 
-#: Where a reported status may move: forward only, as a payment's status does.
+#: Where a reported status may move: forward only, as a payment's status does. A
+#: ``succeeded`` refund may still fail: Stripe reports ``refund.failed`` when the
+#: customer's bank returns a refund it had accepted (the money comes back to the
+#: business); nothing follows ``failed``.
 _REPORT_MOVES: dict[RefundStatus | None, frozenset[RefundStatus]] = {
     None: _REPORTED,
     RefundStatus.PENDING: frozenset({RefundStatus.SUCCEEDED, RefundStatus.FAILED}),
-    RefundStatus.SUCCEEDED: frozenset(),
+    RefundStatus.SUCCEEDED: frozenset({RefundStatus.FAILED}),
     RefundStatus.FAILED: frozenset(),
 }
 
@@ -768,19 +780,21 @@ class Payment(Versioned):
 
         The reported status (:attr:`Refund.provider_status`) moves forward only:
         ``pending``, then ``succeeded`` or ``failed``. A report that would move it
-        back, or repeats it, changes nothing and returns False. A refund that
-        reported nothing yet starts from its own status when that is one a
-        provider reports (a refund settled before reports were kept stays
-        settled). The refund's own status is not changed here: when this
+        back, or repeats it, changes nothing and returns False; ``failed`` after
+        ``succeeded`` moves on (a refund the customer's bank returned). A refund
+        that reported nothing yet starts from its own status when that is one a
+        provider reports. The refund's own status is not changed here: when this
         returns True, settle a ``pending`` refund reported ``succeeded``
-        (:meth:`settle_refund`), and fail a ``pending`` or ``unreconciled`` one
-        reported ``failed`` (:meth:`fail_refund`).
+        (:meth:`settle_refund`), fail a ``pending`` or ``unreconciled`` one
+        reported ``failed`` (:meth:`fail_refund`), and reverse a ``succeeded``
+        one reported ``failed`` (:meth:`reverse_refund`).
 
         Raises:
             ValidationError: on ``refund`` when it belongs to another payment; on
                 ``status`` when it is not one a provider reports.
 
         .. versionadded:: 0.4
+        .. versionchanged:: 0.4 ``failed`` after ``succeeded`` moves on.
         """
         self._own(refund)
         reported = _reported_status(status, "status")
@@ -886,6 +900,41 @@ class Payment(Versioned):
         refund._end(RefundStatus.FAILED, now, failure_reason=reason)
         if reserved:
             self.pending_refund_amount -= refund.amount
+        self.touch(now)
+
+    def reverse_refund(self, refund: Refund, *, now: datetime, reason: str | None = None) -> None:
+        """A ``succeeded`` ``refund`` failed afterwards: the money came back, and is owed again.
+
+        Stripe reports it as ``refund.failed`` (or ``refund.updated`` with
+        ``status: failed``) after the refund had succeeded, when the customer's
+        bank or card issuer returns it (a closed account, an expired card): the
+        amount goes back to the business's balance and the customer has not
+        been paid. The refund becomes ``failed`` (with ``reason``), the payment's
+        ``refunded_amount`` drops by its amount, which is refundable again, and
+        the payment's status follows what it keeps: ``captured`` when nothing
+        refunded is left, ``partially_refunded`` otherwise. This is the only
+        move of a payment's status back; every other stays forward only.
+
+        Raises:
+            ValidationError: on ``refund`` when it belongs to another payment.
+            InvalidTransitionError: the refund is not ``succeeded``, or the
+                payment does not count it as refunded.
+
+        .. versionadded:: 0.4
+        """
+        self._own(refund)
+        if refund.status is not RefundStatus.SUCCEEDED or refund.amount > self.refunded_amount:
+            msg = f"refund {refund.id} is {refund.status.value}; only a settled refund is reversed"
+            raise InvalidTransitionError(
+                "refund", refund.status.value, RefundStatus.FAILED.value, message=msg
+            )
+        refund.status = RefundStatus.FAILED
+        refund.failure_reason = clean_text(reason, "failure_reason", max_length=2000)
+        refund.completed_at = ensure_aware(now, "now")
+        refund.updated_at = refund.completed_at
+        refund.version += 1
+        self.refunded_amount -= refund.amount
+        self.status = _P.PARTIALLY_REFUNDED if self.refunded_amount.amount else _P.CAPTURED
         self.touch(now)
 
     # ------------------------------------------------------------------ helpers

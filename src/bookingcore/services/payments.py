@@ -72,7 +72,7 @@ from bookingcore.domain._validation import clean_text, parse_choice
 from bookingcore.domain.audit import AuditAction, snapshot
 from bookingcore.domain.bookings import Booking
 from bookingcore.domain.cancellation import recorded_refund
-from bookingcore.domain.events import BookingPaid, BookingStatusChanged
+from bookingcore.domain.events import BookingPaid, BookingStatusChanged, RefundReversed
 from bookingcore.domain.idempotency import caller_key, scoped_key
 from bookingcore.domain.inbox import ReceiptStatus, WebhookReceipt
 from bookingcore.domain.invoices import (
@@ -723,6 +723,7 @@ class PaymentService:
                 code = AttentionReason.CAPTURE_REFUSED
                 self._flag(tx, payment.booking_id, payment, principal, reason, code=code)
             return _Outcome()
+        self._audit_event_move(tx, payment, before, event, told)
         if payment.status is not before and payment.status is PaymentStatus.CAPTURED:
             booking = tx.uow.bookings.get_for_update(payment.booking_id)
             if booking is not None:
@@ -743,6 +744,28 @@ class PaymentService:
                 self._reconcile_refunds(tx, payment, Principal.webhook(event.provider))
         receipt.mark_applied(now=now)
         return _Outcome(late=payment if late else None)
+
+    def _audit_event_move(
+        self,
+        tx: Transaction,
+        payment: Payment,
+        before: PaymentStatus,
+        event: WebhookEvent,
+        told: ProviderPayment | None,
+    ) -> None:
+        """Audit the move ``event`` made of ``payment``'s status, as the provider's webhook
+        (naming the event, and the state the provider answered when it was asked). A
+        refund event audits the moves it makes where it makes them."""
+        if event.refund_reference is not None:
+            return
+        said = "" if told is None else f"; {event.provider} answered {told.status.value}"
+        self._audit_status(
+            tx,
+            payment,
+            before,
+            Principal.webhook(event.provider),
+            reason=f"{event.provider} {event.kind} {event.event_id}{said}",
+        )
 
     @staticmethod
     def _current_state(gateway: PaymentProvider, payment: Payment) -> ProviderPayment | None:
@@ -816,7 +839,8 @@ class PaymentService:
 
         A ``pending`` refund reported ``succeeded`` settles (credit note, commission
         reversed, the booking closed when its money all went back); one reported
-        ``failed`` fails, and its amount is refundable again. An ``unreconciled``
+        ``failed`` fails, and its amount is refundable again; a ``succeeded`` one
+        reported ``failed`` afterwards is reversed (:meth:`_reverse_refund`). An ``unreconciled``
         refund reported ``failed`` moved no money: it fails too, and the payment's
         flag for unreconciled refunds closes once none is left. Each failure writes
         an audit entry on the payment.
@@ -826,12 +850,80 @@ class PaymentService:
         if before is RefundStatus.PENDING and reported is RefundStatus.SUCCEEDED:
             self._settle_refund(tx, payment, refund, principal)
             return
+        if before is RefundStatus.SUCCEEDED and reported is RefundStatus.FAILED:
+            self._reverse_refund(tx, payment, refund, principal, why=why)
+            return
         if reported is not RefundStatus.FAILED or before not in {
             RefundStatus.PENDING,
             RefundStatus.UNRECONCILED,
         }:
             return
         payment.fail_refund(refund, now=self._ctx.now(), reason=why)
+        named = refund.provider_reference or refund.id
+        failed = f"refund {named} failed: {why}"
+        self._audit_refund_move(tx, payment, refund, before, principal, reason=failed)
+        if before is RefundStatus.UNRECONCILED:
+            self._clear_refund_flag(tx, payment, principal)
+
+    def _reverse_refund(
+        self, tx: Transaction, payment: Payment, refund: Refund, principal: Principal, *, why: str
+    ) -> None:
+        """A settled ``refund`` of the locked ``payment`` failed afterwards (the customer's
+        bank returned it): the money is the business's again and owed to the customer.
+
+        The refund fails, the payment's refunded amount (and so the booking's balance)
+        takes it back, each change is audited, the payment is flagged for staff
+        (``refund_reversed``: give the money back another way) and
+        :class:`~bookingcore.domain.RefundReversed` is published. The credit note
+        issued when it settled and the commission it reversed stay as they are: staff
+        settle them with the customer's new refund.
+        """
+        before = payment.status
+        now = self._ctx.now()
+        payment.reverse_refund(refund, now=now, reason=why)
+        named = refund.provider_reference or str(refund.id)
+        failed = f"refund {named} failed after it succeeded: {why}"
+        self._audit_refund_move(
+            tx, payment, refund, RefundStatus.SUCCEEDED, principal, reason=failed
+        )
+        self._audit_status(
+            tx, payment, before, principal, reason=f"refund {named} failed after it succeeded"
+        )
+        reason = (
+            f"refund {named} of {refund.amount} succeeded, then {payment.provider} reported "
+            f"it failed ({why}): the money came back and the customer is owed it again"
+        )
+        self._flag(
+            tx, payment.booking_id, payment, principal, reason, code=AttentionReason.REFUND_REVERSED
+        )
+        tx.emit(
+            RefundReversed(
+                id=tx.new_event_id(),
+                occurred_at=now,
+                payment_id=payment.id,
+                refund_id=refund.id,
+                booking_id=payment.booking_id,
+                provider=payment.provider,
+                amount=refund.amount,
+                refunded_amount=payment.refunded_amount,
+                payment_status=payment.status.value,
+                actor=principal.actor,
+                refund_reference=refund.provider_reference,
+                reason=why,
+            )
+        )
+
+    @staticmethod
+    def _audit_refund_move(
+        tx: Transaction,
+        payment: Payment,
+        refund: Refund,
+        before: RefundStatus,
+        principal: Principal,
+        *,
+        reason: str,
+    ) -> None:
+        """Audit, on ``payment``, the move of its ``refund`` from ``before`` to where it is."""
         tx.audit(
             principal,
             entity="payment",
@@ -839,11 +931,36 @@ class PaymentService:
             action=AuditAction.UPDATED,
             old={"refund": str(refund.id), "status": before.value},
             new={"refund": str(refund.id), "status": refund.status.value},
-            reason=f"refund {refund.provider_reference or refund.id} failed: {why}",
+            reason=reason,
             booking_id=payment.booking_id,
         )
-        if before is RefundStatus.UNRECONCILED:
-            self._clear_refund_flag(tx, payment, principal)
+
+    @staticmethod
+    def _audit_status(
+        tx: Transaction,
+        payment: Payment,
+        before: PaymentStatus,
+        principal: Principal,
+        *,
+        reason: str,
+    ) -> None:
+        """Audit the move of ``payment``'s status from ``before``, by ``principal`` (the
+        provider's webhook, or who settled a refund); nothing when it did not move."""
+        if payment.status is before:
+            return
+        fields = ["status", "captured_amount", "refunded_amount"]
+        if payment.status is PaymentStatus.FAILED:
+            fields.append("failure_reason")
+        tx.audit(
+            principal,
+            entity="payment",
+            entity_id=payment.id,
+            action=AuditAction.STATUS_CHANGED,
+            old={"status": before.value},
+            new=snapshot(payment, fields),
+            reason=reason,
+            booking_id=payment.booking_id,
+        )
 
     @staticmethod
     def _refund_by_key(uow: UnitOfWork, payment: Payment, event: WebhookEvent) -> Refund | None:
@@ -1348,16 +1465,8 @@ class PaymentService:
                 payment.dismiss_refund(refund, now=now, note=why)
             else:
                 payment.reconcile_refund(refund, now=now)
-            tx.audit(
-                principal,
-                entity="payment",
-                entity_id=payment.id,
-                action=AuditAction.UPDATED,
-                old={"refund": str(refund.id), "status": before.value},
-                new={"refund": str(refund.id), "status": refund.status.value},
-                reason=why or f"refund {refund.provider_reference or refund.id} applied by staff",
-                booking_id=payment.booking_id,
-            )
+            applied = f"refund {refund.provider_reference or refund.id} applied by staff"
+            self._audit_refund_move(tx, payment, refund, before, principal, reason=why or applied)
             if action == "apply" and refund.provider_status is not RefundStatus.PENDING:
                 # The provider said it succeeded, or said nothing that was kept: staff's word.
                 self._settle_refund(tx, payment, refund, principal)
@@ -1451,15 +1560,9 @@ class PaymentService:
             except (InvalidTransitionError, ValidationError):
                 continue  # still does not fit: stays for staff
             applied = True
-            tx.audit(
-                principal,
-                entity="payment",
-                entity_id=payment.id,
-                action=AuditAction.UPDATED,
-                old={"refund": str(refund.id), "status": RefundStatus.UNRECONCILED.value},
-                new={"refund": str(refund.id), "status": RefundStatus.PENDING.value},
-                reason=f"refund {refund.provider_reference or refund.id} applied once captured",
-                booking_id=payment.booking_id,
+            why = f"refund {refund.provider_reference or refund.id} applied once captured"
+            self._audit_refund_move(
+                tx, payment, refund, RefundStatus.UNRECONCILED, principal, reason=why
             )
             self._follow_report(tx, payment, refund, principal, why="reported before the capture")
         if applied:
@@ -1756,7 +1859,10 @@ class PaymentService:
     ) -> None:
         """Settle ``refund`` of the locked ``payment``: credit note, and a booking whose
         money all went back moves to ``refunded`` (the only way there)."""
+        before = payment.status
         payment.settle_refund(refund, now=self._ctx.now(), provider_reference=reference)
+        named = refund.provider_reference or refund.id
+        self._audit_status(tx, payment, before, principal, reason=f"refund {named} settled")
         self._issue_credit_note(tx, payment, refund)
         booking = tx.uow.bookings.get_for_update(payment.booking_id)
         if booking is not None:

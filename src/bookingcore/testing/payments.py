@@ -64,6 +64,19 @@ def _checked(amount: Money, idempotency_key: str) -> None:
         raise ValidationError.single("amount", "must be above zero", "not_positive")
 
 
+def _checked_reference(reference: object) -> str:
+    """Refuse a blank provider reference, as every shipped provider does."""
+    if not isinstance(reference, str) or not reference.strip():
+        raise ValidationError.single("reference", "is required", "required")
+    return reference
+
+
+#: What this fake's copy of a payment is at when it took money (a refund may be asked).
+_TAKEN = frozenset(
+    {PaymentStatus.CAPTURED, PaymentStatus.PARTIALLY_REFUNDED, PaymentStatus.REFUNDED}
+)
+
+
 def _unreadable(message: str) -> ValidationError:
     return ValidationError.single("raw_body", f"fake webhook: {message}", "invalid_webhook")
 
@@ -175,9 +188,14 @@ class FakePaymentProvider:
         """The intent as this fake sees it now (the last webhook made, or :meth:`set_state`).
 
         Raises:
+            ValidationError: on ``reference`` when it is blank (``required``).
             NotFoundError: no intent ``reference`` was made here.
             PaymentProviderError: as :meth:`fail_fetches` asked.
+
+        .. versionchanged:: 0.4
+           A blank reference is a ``ValidationError``, as every shipped provider says.
         """
+        reference = _checked_reference(reference)
         with self._lock:
             self.calls.append("fetch")
             if self._fetch_failures:
@@ -244,19 +262,33 @@ class FakePaymentProvider:
     ) -> ProviderRefund:
         """A refund ``re_fake_n``, succeeded at once (or pending, or declined, as told).
 
+        ``reference`` may be an intent made here (its copy must have taken the
+        money: captured by a :meth:`webhook` or :meth:`set_state`) or any other
+        (a manual payment's receipt number, when the fake stands for ``manual``).
+
         Raises:
-            ValidationError: as :meth:`create_intent` says.
+            ValidationError: as :meth:`create_intent` says; on ``reference``
+                when it is blank (``required``) or names an intent made here
+                that took no money (``not_captured``), as every shipped
+                provider refuses them.
             PaymentProviderError: as :meth:`decline_refunds` asked.
 
         .. versionchanged:: 0.4
            Refuses an empty key and an amount not above zero.
+        .. versionchanged:: 0.4
+           Refuses a blank reference and an intent that took no money.
         """
         _checked(amount, idempotency_key)
+        reference = _checked_reference(reference)
         with self._lock:
             self.calls.append("refund")
             prior = self._refunds.get(idempotency_key)
             if prior is not None:
                 return prior
+            intent = self._intents.get(reference)
+            if intent is not None and intent.status not in _TAKEN:
+                msg = f"{reference} is {intent.status.value}: it took no money to refund"
+                raise ValidationError.single("reference", msg, "not_captured")
             if self._declines:
                 declined = self._declines.pop(0)
                 raise PaymentProviderError(declined, provider=self._name, reason="refund_declined")

@@ -39,6 +39,12 @@ def _checked_key(key: object) -> str:
     return key
 
 
+def _checked_reference(reference: object) -> str:
+    if not isinstance(reference, str) or not reference.strip():
+        raise ValidationError.single("reference", "is required", "required")
+    return reference
+
+
 def _positive(amount: Money) -> Money:
     if amount.amount <= 0:
         raise ValidationError.single("amount", "must be above zero", "not_positive")
@@ -64,7 +70,8 @@ class ManualProvider:
       about manual payments in its own records, so the ``fetch_state``
       capability is not declared.
     * :meth:`refund` answers a ``succeeded`` refund (the money was handed
-      back), with a reference derived from its idempotency key.
+      back), with a reference derived from its idempotency key; a refund of an
+      intent it made (never captured) is refused, as every provider refuses it.
     * :meth:`parse_webhook` refuses every delivery: nothing sends any.
 
     .. versionadded:: 0.2
@@ -109,8 +116,13 @@ class ManualProvider:
         """The intent ``reference`` as this instance created it: pending, nothing captured.
 
         Raises:
+            ValidationError: on ``reference`` when it is blank (``required``).
             NotFoundError: this instance did not create ``reference`` (in this process).
+
+        .. versionchanged:: 0.4
+           A blank reference is a ``ValidationError`` (was ``NotFoundError``).
         """
+        reference = _checked_reference(reference)
         with self._lock:
             intent = self._intents.get(reference)
         if intent is None:
@@ -132,13 +144,27 @@ class ManualProvider:
         """A succeeded refund of ``amount``: staff handed the money back.
 
         The reference (``manual_rf_`` and 24 hex digits) depends on the key only.
+        ``reference`` is what staff recorded the payment with (a receipt or
+        transfer number); an intent this instance made took no money (staff
+        record manual payments themselves), so it is refused.
 
         Raises:
             ValidationError: on ``idempotency_key`` when it is empty (code
                 ``required``), on ``amount`` when it is not above zero
-                (``not_positive``).
+                (``not_positive``), on ``reference`` when it is blank
+                (``required``) or names an intent this instance made
+                (``not_captured``).
+
+        .. versionchanged:: 0.4
+           Refuses a blank reference and an intent's, as every provider adapter does.
         """
         key = _checked_key(idempotency_key)
+        reference = _checked_reference(reference)
+        with self._lock:
+            made = reference in self._intents
+        if made:
+            msg = f"{reference} is an intent that took no money: nothing to refund"
+            raise ValidationError.single("reference", msg, "not_captured")
         return ProviderRefund(
             reference=f"manual_rf_{_digest(key)}",
             status=RefundStatus.SUCCEEDED,

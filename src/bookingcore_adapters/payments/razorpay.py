@@ -344,7 +344,12 @@ class RazorpayProvider:
             ValidationError: on ``amount`` when it is not above zero
                 (``not_positive``), is in another currency, or is more than
                 what is left to refund (``amount_too_large``); on
+                ``reference`` when it is blank (``required``) or names an order
+                or payment with nothing captured (``not_captured``); on
                 ``idempotency_key`` when it is empty (``required``).
+
+        .. versionchanged:: 0.4
+           Nothing captured is ``not_captured`` on ``reference`` (was on ``amount``).
             NotFoundError: Razorpay knows no such order or payment.
             PaymentProviderError: Razorpay refused or could not be reached.
         """
@@ -583,7 +588,7 @@ class RazorpayProvider:
             if payment.get("status") in {"captured", "refunded"} or payment.get("captured") is True:
                 return payment
         msg = f"{reference} has no captured payment to refund"
-        raise ValidationError.single("amount", msg, "not_captured")
+        raise ValidationError.single("reference", msg, "not_captured")
 
     @staticmethod
     def _state(

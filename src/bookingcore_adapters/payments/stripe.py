@@ -124,6 +124,10 @@ _T = TypeVar("_T")
 #: currency's minimum charge, above its maximum or more than is left to refund.
 _AMOUNT_CODES = frozenset({"amount_too_small", "amount_too_large"})
 
+#: What Stripe answers a refund of a PaymentIntent that took no money (not paid yet, or
+#: only authorized): every provider adapter says it as ``not_captured`` on ``reference``.
+_NOT_CAPTURED_CODES = frozenset({"charge_not_refundable", "payment_intent_unexpected_state"})
+
 #: Currencies Stripe counts in other units than ISO 4217's minor unit, and the digits
 #: Stripe keeps: ISK in hundredths (two decimals, for backwards compatibility), MGA in
 #: whole ariary (a zero-decimal currency at Stripe).
@@ -329,8 +333,11 @@ def _from_stripe_units(units: int, currency: str) -> Money:
 
 
 def _reference(value: object, field: str = "reference") -> str:
-    if not isinstance(value, str) or not value.strip() or value.strip() != value:
-        msg = "must be a Stripe id (non-empty, no surrounding spaces)"
+    # A blank one is missing, as every provider adapter says it (code "required").
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError.single(field, "is required", "required")
+    if value.strip() != value:
+        msg = "must be a Stripe id (no surrounding spaces)"
         raise ValidationError.single(field, msg, "invalid_reference")
     return value
 
@@ -504,7 +511,7 @@ class StripeProvider:
 
         Raises:
             NotFoundError: Stripe knows no such PaymentIntent.
-            ValidationError: on ``reference`` when blank.
+            ValidationError: on ``reference`` when blank (``required``).
             PaymentProviderError: Stripe refused or could not be reached.
         """
         reference = _reference(reference)
@@ -549,8 +556,16 @@ class StripeProvider:
 
         Raises:
             ValidationError: on ``amount`` when not above zero or more than is
-                left to refund, on ``reference`` or ``idempotency_key``.
+                left to refund (``amount_too_large``); on ``reference`` when
+                blank (``required``) or when the PaymentIntent took no money
+                (``not_captured``: Stripe's ``charge_not_refundable`` or
+                ``payment_intent_unexpected_state``); on ``idempotency_key``.
             PaymentProviderError: Stripe refused or could not be reached.
+
+        .. versionchanged:: 0.4
+           A blank reference is ``required`` (was ``invalid_reference``), and a
+           PaymentIntent that took no money is a ``ValidationError`` on
+           ``reference`` (``not_captured``; was a ``PaymentProviderError``).
         """
         reference = _reference(reference)
         units = _positive(amount)
@@ -566,10 +581,16 @@ class StripeProvider:
         # Echoed on the refund's webhooks, which may arrive before this call answers.
         metadata[_KEY_METADATA] = key[:_METADATA_VALUE]
         params["metadata"] = metadata
-        refund = self._call(
-            "refunding a payment",
-            lambda: self._client.v1.refunds.create(params, options={"idempotency_key": key}),
-        )
+        try:
+            refund = self._call(
+                "refunding a payment",
+                lambda: self._client.v1.refunds.create(params, options={"idempotency_key": key}),
+            )
+        except PaymentProviderError as exc:
+            if exc.reason not in _NOT_CAPTURED_CODES:
+                raise
+            msg = f"{reference} has no captured payment to refund ({exc.message})"
+            raise ValidationError.single("reference", msg, "not_captured") from exc
         return self._read(
             "refunding a payment",
             lambda: ProviderRefund(
