@@ -684,6 +684,25 @@ class UnitOfWorkContract(_Base):
                 [(giver.id, "OLD-BASE"), (taker.id, "BASE")], key=lambda pair: pair[1]
             )
 
+    def test_adding_a_stored_entity_again_names_it_though_its_keys_clash_too(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        # The same id, phone and code as a stored row: the row holding them is that one.
+        customer, location = make.customer(), make.location()
+        with uow_factory() as uow:
+            uow.customers.add(customer)
+            uow.locations.add(location)
+            uow.commit()
+        for repository, again in (
+            ("customers", attrs.evolve(customer, name="Someone Else")),
+            ("locations", attrs.evolve(location, name="Elsewhere")),
+        ):
+            refused = _assert_duplicate(uow_factory, repository, again)
+            assert (refused.entity, refused.existing_id) == (
+                type(again).__name__.lower(),
+                again.id,
+            )
+
     def test_two_new_rows_with_one_key_name_no_existing_row(
         self, uow_factory: UnitOfWorkFactory, make: Builder
     ) -> None:

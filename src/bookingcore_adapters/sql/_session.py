@@ -481,13 +481,22 @@ class Session:
             columns = [mapper.key]
         # The rows the mapper wrote, in the order its entities were tracked.
         written: dict[UUID, m.Row] = {}
+        inserted: dict[UUID, m.Row] = {}
         for batch in writes:
             if batch.mapper is mapper:
                 written.update((mapper.identity(w.entity), w.row) for w in batch.changed)
-                written.update(zip(batch.idents, batch.rows, strict=True))
+                inserted.update(zip(batch.idents, batch.rows, strict=True))
+        written.update(inserted)
         tracked = self._tracked[mapper.entity]
         rows = [written[ident] for ident in tracked if ident in written]
         holder, values = self._holder(mapper, rows, columns)
+        if holder is None and columns != [mapper.key] and inserted:
+            # No other row holds the key: a new row's id is stored already (SQLite names
+            # a unique key it checked before the primary key, PostgreSQL the primary key).
+            new = [inserted[ident] for ident in tracked if ident in inserted]
+            ident, _ = self._holder(mapper, new, [mapper.key])
+            if ident is not None:
+                holder, columns = ident, [mapper.key]
         if columns == [mapper.key]:
             msg = f"{mapper.entity} {holder or 'with this id'} exists already"
         else:
