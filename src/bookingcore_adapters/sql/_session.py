@@ -29,6 +29,7 @@ from sqlalchemy import (
     RootTransaction,
     Select,
     Table,
+    UniqueConstraint,
     bindparam,
     delete,
     insert,
@@ -489,14 +490,23 @@ class Session:
         written.update(inserted)
         tracked = self._tracked[mapper.entity]
         rows = [written[ident] for ident in tracked if ident in written]
-        holder, values = self._holder(mapper, rows, columns)
-        if holder is None and columns != [mapper.key] and inserted:
-            # No other row holds the key: a new row's id is stored already (SQLite names
-            # a unique key it checked before the primary key, PostgreSQL the primary key).
+        # The database names the first key it found taken, and SQLite and PostgreSQL
+        # check a row's keys in different orders: the error names the first one taken
+        # in one order, the same on both (the id of a new row, then each unique key by
+        # its first column's place in the table).
+        holder: UUID | None = None
+        values: tuple[Any, ...] | None = None
+        if inserted:
             new = [inserted[ident] for ident in tracked if ident in inserted]
-            ident, _ = self._holder(mapper, new, [mapper.key])
-            if ident is not None:
-                holder, columns = ident, [mapper.key]
+            holder, values = self._holder(mapper, new, [mapper.key])
+            if holder is not None:
+                columns = [mapper.key]
+        if holder is None:
+            for key_columns in _unique_keys(table):
+                holder, values = self._holder(mapper, rows, key_columns)
+                if holder is not None:
+                    columns = key_columns
+                    break
         if columns == [mapper.key]:
             msg = f"{mapper.entity} {holder or 'with this id'} exists already"
         else:
@@ -1416,6 +1426,24 @@ def _partial_unique_where(table: Table, columns: list[str]) -> list[ColumnElemen
             found = (index.dialect_kwargs.get(f"{name}_where") for name in ("postgresql", "sqlite"))
             return [where for where in found if where is not None][:1]
     return []
+
+
+@functools.cache
+def _unique_keys(table: Table) -> list[list[str]]:
+    """The column lists of ``table``'s unique keys (constraints and unique indexes, the
+    primary key left out), by the place of their first column in the table."""
+    keys = [
+        [column.name for column in constraint.columns]
+        for constraint in table.constraints
+        if isinstance(constraint, UniqueConstraint)
+    ]
+    keys.extend(
+        [column.name for column in index.columns]
+        for index in table.indexes
+        if index.unique and index.columns
+    )
+    places = {name: place for place, name in enumerate(table.c.keys())}
+    return sorted(keys, key=lambda names: [places[name] for name in names])
 
 
 def _unique_columns(exc: IntegrityError, mappers: Sequence[m.Mapper[Any]]) -> list[str] | None:
