@@ -501,9 +501,13 @@ class Session:
             holder, values = self._holder(mapper, new, [mapper.key])
             if holder is not None:
                 columns = [mapper.key]
-        if holder is None:
+        # First leaving out rows this commit gives a key up from (their key moves to
+        # another row: no clash), then with them (rows swapping keys clash).
+        for moving in (written, None):
+            if holder is not None:
+                break
             for key_columns in _unique_keys(table):
-                holder, values = self._holder(mapper, rows, key_columns)
+                holder, values = self._holder(mapper, rows, key_columns, moving)
                 if holder is not None:
                     columns = key_columns
                     break
@@ -517,9 +521,17 @@ class Session:
         return DuplicateError(msg, entity=mapper.entity, existing_id=holder)
 
     def _holder(
-        self, mapper: m.Mapper[Any], rows: list[m.Row], columns: list[str]
+        self,
+        mapper: m.Mapper[Any],
+        rows: list[m.Row],
+        columns: list[str],
+        written: Mapping[UUID, m.Row] | None = None,
     ) -> tuple[UUID | None, tuple[Any, ...] | None]:
-        """Which stored row holds the key one of ``rows`` wanted, and the key's value."""
+        """Which stored row holds the key one of ``rows`` wanted, and the key's value.
+
+        A stored row the commit was giving the key up from (one of ``written`` with
+        other values) holds nothing the commit wanted.
+        """
         table, key = mapper.table, mapper.table.c[mapper.key]
         try:
             with contextlib.suppress(SQLAlchemyError):
@@ -531,6 +543,13 @@ class Session:
                     if columns != [mapper.key]:
                         where.append(key != row[mapper.key])
                         where.extend(_partial_unique_where(table, columns))
+                        giving = [
+                            ident
+                            for ident, other in (written or {}).items()
+                            if tuple(other[column] for column in columns) != values
+                        ]
+                        if giving:
+                            where.append(key.not_in(giving))
                     found = self._begin().execute(select(key).where(*where).limit(1)).scalar()
                     if found is not None:
                         return found, values
