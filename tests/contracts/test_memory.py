@@ -68,3 +68,34 @@ def test_no_module_of_the_memory_adapter_imports_one_that_imports_it_back() -> N
     ]
     assert "bookingcore_adapters.memory._uow" in modules
     assert cycles == []
+
+
+def test_a_row_taking_two_stored_rows_keys_names_the_one_sql_names() -> None:
+    """The first key taken by the SQL table's column order: ``external_id`` before
+    ``idempotency_key`` (see ``tests/contracts/test_sql.py``)."""
+    store, make = MemoryStore(), Builder()
+    location = make.location()
+    slot = make.slot(location.id, capacity=None)
+    customer = make.customer()
+    traveler = make.traveler(customer.id)
+    by_external = make.booking(customer.id, slot, [traveler.id], external_id="OLD-1")
+    by_key = make.booking(customer.id, slot, [traveler.id], idempotency_key="KEY-1")
+    with store.unit_of_work() as uow:
+        for repository, entity in (
+            ("locations", location),
+            ("slots", slot),
+            ("customers", customer),
+            ("travelers", traveler),
+            ("bookings", by_external),
+            ("bookings", by_key),
+        ):
+            getattr(uow, repository).add(entity)
+        uow.commit()
+    both = make.booking(
+        customer.id, slot, [traveler.id], external_id="OLD-1", idempotency_key="KEY-1"
+    )
+    with store.unit_of_work() as uow:
+        uow.bookings.add(both)
+        with pytest.raises(DuplicateError) as caught:
+            uow.commit()
+    assert (caught.value.entity, caught.value.existing_id) == ("booking", by_external.id)

@@ -927,3 +927,34 @@ def test_staff_list_in_code_point_order_on_a_database_with_a_language_collation(
     finally:
         store.dispose()
     assert listed == ["Bob@example.com", "alice@example.com", "carol@example.com"]
+
+
+def test_a_row_taking_two_stored_rows_keys_names_the_same_one_on_sqlite_and_postgresql(
+    store: SqlStore, make: Builder
+) -> None:
+    """SQLite and PostgreSQL check a row's unique keys in different orders; the error
+    names the first taken by the table's column order (``external_id`` before
+    ``idempotency_key``), on both, and the row holding it."""
+    location = make.location()
+    slot = make.slot(location.id, capacity=None)
+    customer = make.customer()
+    traveler = make.traveler(customer.id)
+    by_external = make.booking(customer.id, slot, [traveler.id], external_id="OLD-1")
+    by_key = make.booking(customer.id, slot, [traveler.id], idempotency_key="KEY-1")
+    with store.unit_of_work() as uow:
+        uow.locations.add(location)
+        uow.slots.add(slot)
+        uow.customers.add(customer)
+        uow.travelers.add(traveler)
+        uow.bookings.add(by_external)
+        uow.bookings.add(by_key)
+        uow.commit()
+    both = make.booking(
+        customer.id, slot, [traveler.id], external_id="OLD-1", idempotency_key="KEY-1"
+    )
+    with store.unit_of_work() as uow:
+        uow.bookings.add(both)
+        with pytest.raises(DuplicateError) as caught:
+            uow.commit()
+    assert (caught.value.entity, caught.value.existing_id) == ("booking", by_external.id)
+    assert "external_id 'OLD-1'" in str(caught.value)

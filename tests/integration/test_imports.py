@@ -198,18 +198,22 @@ def test_a_missing_required_column_is_one_file_level_error_and_nothing_is_writte
 
 
 @pytest.mark.parametrize(
-    ("field", "value"),
-    [("filename", "b" * 509 + ".csv"), ("file_format", "xlsx-strict")],
+    ("field", "value", "code"),
+    [
+        ("filename", "b" * 509 + ".csv", "too_long"),
+        ("file_format", "xlsx-strict", "too_long"),
+        ("filename", "bookings.csv\x00", "control_character"),
+    ],
 )
-def test_a_file_name_or_format_too_long_to_store_is_refused_alike_on_every_store(
-    core: BookingCore, field: str, value: str
+def test_a_file_name_or_format_a_store_cannot_keep_is_refused_alike_on_every_store(
+    core: BookingCore, field: str, value: str, code: str
 ) -> None:
-    # The name is the user's upload's (a browser sends any length); PostgreSQL refused
-    # it with a driver error while SQLite and memory stored it.
+    # The name is the user's upload's (a browser sends any length, any character);
+    # PostgreSQL refused it with a driver error while SQLite and memory stored it.
     source = ListSource(HEADER, [row()], **{field: value})
     with pytest.raises(ValidationError) as caught:
         core.imports.start(source, principal=ADMIN)
-    assert [(e.field, e.code) for e in caught.value.errors] == [(field, "too_long")]
+    assert [(e.field, e.code) for e in caught.value.errors] == [(field, code)]
     assert core.imports.list(principal=ADMIN).items == []
     fits = ListSource(HEADER, [row()], **{field: value[: len(value) - 1]})
     assert getattr(core.imports.start(fits, principal=ADMIN), field) == value[:-1]

@@ -22,6 +22,7 @@ from uuid import UUID
 
 import attrs
 
+from bookingcore.domain._validation import check_text
 from bookingcore.domain.values import Actor, Versioned
 from bookingcore.errors import ValidationError
 
@@ -46,13 +47,15 @@ _MAX_LENGTHS = {"filename": 512, "file_format": 10}
 
 
 def check_file_names(filename: str, file_format: str) -> None:
-    """Refuse a file name or format longer than a job can keep.
+    """Refuse a file name or format a job cannot keep on every store.
 
     Raises:
         ValidationError: on ``filename`` (more than 512 characters) or
-            ``file_format`` (more than 10), code ``too_long``.
+            ``file_format`` (more than 10), code ``too_long``; on either holding a
+            control character (NUL included), code ``control_character``.
     """
     for field, value in (("filename", filename), ("file_format", file_format)):
+        check_text(value, field)
         limit = _MAX_LENGTHS[field]
         if len(value) > limit:
             msg = f"must be at most {limit} characters"

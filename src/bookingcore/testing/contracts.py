@@ -684,6 +684,47 @@ class UnitOfWorkContract(_Base):
                 [(giver.id, "OLD-BASE"), (taker.id, "BASE")], key=lambda pair: pair[1]
             )
 
+    def test_adding_a_stored_entity_again_names_it_though_its_keys_clash_too(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        # The same id, phone and code as a stored row: the row holding them is that one.
+        customer, location = make.customer(), make.location()
+        with uow_factory() as uow:
+            uow.customers.add(customer)
+            uow.locations.add(location)
+            uow.commit()
+        for repository, again in (
+            ("customers", attrs.evolve(customer, name="Someone Else")),
+            ("locations", attrs.evolve(location, name="Elsewhere")),
+        ):
+            refused = _assert_duplicate(uow_factory, repository, again)
+            assert (refused.entity, refused.existing_id) == (
+                type(again).__name__.lower(),
+                again.id,
+            )
+
+    def test_a_key_given_up_in_the_commit_is_not_what_a_clash_names(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        # The new customer takes the phone the first gives up (allowed) and the
+        # external id the second holds (refused): the error names the second.
+        moving, holding = make.customer(), make.customer(external_id="CRM-7")
+        with uow_factory() as uow:
+            uow.customers.add(moving)
+            uow.customers.add(holding)
+            uow.commit()
+        newcomer = make.customer(phone=moving.phone, external_id="CRM-7")
+        with uow_factory() as uow:
+            gives_up = uow.customers.get(moving.id)
+            assert gives_up is not None
+            gives_up.phone = make.customer().phone
+            uow.customers.add(newcomer)
+            with pytest.raises(DuplicateError) as caught:
+                uow.commit()
+        assert (caught.value.entity, caught.value.existing_id) == ("customer", holding.id)
+        with uow_factory() as uow:
+            assert uow.customers.get_by_phone(moving.phone) == moving
+
     def test_two_new_rows_with_one_key_name_no_existing_row(
         self, uow_factory: UnitOfWorkFactory, make: Builder
     ) -> None:

@@ -52,6 +52,9 @@ __all__ = ["TABLES", "MemoryTables", "Table"]
 class Table:
     """How one entity type is stored: its unique keys and how to read them.
 
+    A row that takes several keys other rows hold is refused naming the first of
+    them in ``unique``'s order, the order of the SQL tables' columns.
+
     A table of a :class:`~bookingcore.domain.values.Versioned` entity refuses, on
     commit, a change to an entity whose stored ``version`` moved on since the
     unit of work read it (``StaleVersionError``).
@@ -93,21 +96,21 @@ TABLES: tuple[Table, ...] = (
         Booking,
         {
             "reference": lambda b: b.reference,
-            "idempotency_key": lambda b: b.idempotency_key,
             "external_id": lambda b: b.external_id,
+            "idempotency_key": lambda b: b.idempotency_key,
         },
     ),
     Table(
         "partners",
         Partner,
-        {"api_key": lambda p: p.api_key, "contact_email": lambda p: p.contact_email.value},
+        {"contact_email": lambda p: p.contact_email.value, "api_key": lambda p: p.api_key},
     ),
     Table(
         "lifecycle_events",
         LifecycleEvent,
         {
-            "idempotency_key": lambda e: e.idempotency_key,
             "booking_version": lambda e: (e.booking_id, e.booking_version),
+            "idempotency_key": lambda e: e.idempotency_key,
         },
     ),
     Table("audit", AuditEntry),

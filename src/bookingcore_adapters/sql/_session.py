@@ -29,6 +29,7 @@ from sqlalchemy import (
     RootTransaction,
     Select,
     Table,
+    UniqueConstraint,
     bindparam,
     delete,
     insert,
@@ -481,13 +482,35 @@ class Session:
             columns = [mapper.key]
         # The rows the mapper wrote, in the order its entities were tracked.
         written: dict[UUID, m.Row] = {}
+        inserted: dict[UUID, m.Row] = {}
         for batch in writes:
             if batch.mapper is mapper:
                 written.update((mapper.identity(w.entity), w.row) for w in batch.changed)
-                written.update(zip(batch.idents, batch.rows, strict=True))
+                inserted.update(zip(batch.idents, batch.rows, strict=True))
+        written.update(inserted)
         tracked = self._tracked[mapper.entity]
         rows = [written[ident] for ident in tracked if ident in written]
-        holder, values = self._holder(mapper, rows, columns)
+        # The database names the first key it found taken, and SQLite and PostgreSQL
+        # check a row's keys in different orders: the error names the first one taken
+        # in one order, the same on both (the id of a new row, then each unique key by
+        # its first column's place in the table).
+        holder: UUID | None = None
+        values: tuple[Any, ...] | None = None
+        if inserted:
+            new = [inserted[ident] for ident in tracked if ident in inserted]
+            holder, values = self._holder(mapper, new, [mapper.key])
+            if holder is not None:
+                columns = [mapper.key]
+        # First leaving out rows this commit gives a key up from (their key moves to
+        # another row: no clash), then with them (rows swapping keys clash).
+        for moving in (written, None):
+            if holder is not None:
+                break
+            for key_columns in _unique_keys(table):
+                holder, values = self._holder(mapper, rows, key_columns, moving)
+                if holder is not None:
+                    columns = key_columns
+                    break
         if columns == [mapper.key]:
             msg = f"{mapper.entity} {holder or 'with this id'} exists already"
         else:
@@ -498,9 +521,17 @@ class Session:
         return DuplicateError(msg, entity=mapper.entity, existing_id=holder)
 
     def _holder(
-        self, mapper: m.Mapper[Any], rows: list[m.Row], columns: list[str]
+        self,
+        mapper: m.Mapper[Any],
+        rows: list[m.Row],
+        columns: list[str],
+        written: Mapping[UUID, m.Row] | None = None,
     ) -> tuple[UUID | None, tuple[Any, ...] | None]:
-        """Which stored row holds the key one of ``rows`` wanted, and the key's value."""
+        """Which stored row holds the key one of ``rows`` wanted, and the key's value.
+
+        A stored row the commit was giving the key up from (one of ``written`` with
+        other values) holds nothing the commit wanted.
+        """
         table, key = mapper.table, mapper.table.c[mapper.key]
         try:
             with contextlib.suppress(SQLAlchemyError):
@@ -512,6 +543,13 @@ class Session:
                     if columns != [mapper.key]:
                         where.append(key != row[mapper.key])
                         where.extend(_partial_unique_where(table, columns))
+                        giving = [
+                            ident
+                            for ident, other in (written or {}).items()
+                            if tuple(other[column] for column in columns) != values
+                        ]
+                        if giving:
+                            where.append(key.not_in(giving))
                     found = self._begin().execute(select(key).where(*where).limit(1)).scalar()
                     if found is not None:
                         return found, values
@@ -1407,6 +1445,24 @@ def _partial_unique_where(table: Table, columns: list[str]) -> list[ColumnElemen
             found = (index.dialect_kwargs.get(f"{name}_where") for name in ("postgresql", "sqlite"))
             return [where for where in found if where is not None][:1]
     return []
+
+
+@functools.cache
+def _unique_keys(table: Table) -> list[list[str]]:
+    """The column lists of ``table``'s unique keys (constraints and unique indexes, the
+    primary key left out), by the place of their first column in the table."""
+    keys = [
+        [column.name for column in constraint.columns]
+        for constraint in table.constraints
+        if isinstance(constraint, UniqueConstraint)
+    ]
+    keys.extend(
+        [column.name for column in index.columns]
+        for index in table.indexes
+        if index.unique and index.columns
+    )
+    places = {name: place for place, name in enumerate(table.c.keys())}
+    return sorted(keys, key=lambda names: [places[name] for name in names])
 
 
 def _unique_columns(exc: IntegrityError, mappers: Sequence[m.Mapper[Any]]) -> list[str] | None:
