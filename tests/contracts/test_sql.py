@@ -7,6 +7,7 @@ how SQLite writers wait for each other.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -215,7 +216,7 @@ class TestSqlStore:
             assert uow.slots.get(slot.id) is None
 
     def test_a_duplicate_names_the_entity_and_the_row_holding_the_key(
-        self, store: SqlStore, make: Builder
+        self, store: SqlStore, make: Builder, caplog: pytest.LogCaptureFixture
     ) -> None:
         first = make.customer()
         with store.unit_of_work() as uow:
@@ -224,9 +225,12 @@ class TestSqlStore:
         for clash in (make.customer(phone=first.phone), make.customer(id=first.id)):
             with store.unit_of_work() as uow:
                 uow.customers.add(clash)
-                with pytest.raises(DuplicateError) as caught:
+                with caplog.at_level(logging.WARNING), pytest.raises(DuplicateError) as caught:
                     uow.commit()
             assert (caught.value.entity, caught.value.existing_id) == ("customer", first.id)
+        # An ordinary refusal is answered, not logged: with the write pipeline, psycopg
+        # warned "error ignored terminating <Pipeline>" for every one of them.
+        assert [r.getMessage() for r in caplog.records if r.name.startswith("psycopg")] == []
 
     def test_a_second_active_waitlist_entry_names_the_active_one_not_an_ended_one(
         self, store: SqlStore, make: Builder

@@ -842,14 +842,18 @@ def fetch_together(
     bound = [(lookup_, lookup_.compiled.bind(values)) for lookup_, values in sent]
     cursors = []
     found: list[list[list[Any]]] = []
+    error = connection.dialect.loaded_dbapi.Error
+
+    def send() -> None:
+        for lookup_, parameters in bound:
+            if _log.isEnabledFor(logging.DEBUG):
+                _log.debug("%s %r", lookup_.compiled.sql, parameters)
+            cursor = driver.cursor()
+            cursor.execute(lookup_.compiled.sql, parameters)
+            cursors.append(cursor)
+
     try:
-        with driver.pipeline():
-            for lookup_, parameters in bound:
-                if _log.isEnabledFor(logging.DEBUG):
-                    _log.debug("%s %r", lookup_.compiled.sql, parameters)
-                cursor = driver.cursor()
-                cursor.execute(lookup_.compiled.sql, parameters)
-                cursors.append(cursor)
+        _in_pipeline(driver, send, error)
         for (lookup_, _), cursor in zip(bound, cursors, strict=True):
             processors = _result_processors.get(lookup_)
             if processors is None:
@@ -1180,20 +1184,23 @@ def run_pipelined(
     """
     driver: Any = connection.connection.driver_connection
     cursors = []
+
+    def send() -> None:
+        for statement in statements:
+            cursor = driver.cursor()
+            sql, arguments = statement.compiled.sql, statement.arguments
+            if _log.isEnabledFor(logging.DEBUG):
+                _log.debug("%s %r", sql, arguments)
+            if statement.many:
+                cursor.executemany(sql, arguments)
+            else:
+                cursor.execute(sql, arguments)
+            cursors.append(cursor)
+        if commit:
+            driver.execute("COMMIT")
+
     try:
-        with driver.pipeline():
-            for statement in statements:
-                cursor = driver.cursor()
-                sql, arguments = statement.compiled.sql, statement.arguments
-                if _log.isEnabledFor(logging.DEBUG):
-                    _log.debug("%s %r", sql, arguments)
-                if statement.many:
-                    cursor.executemany(sql, arguments)
-                else:
-                    cursor.execute(sql, arguments)
-                cursors.append(cursor)
-            if commit:
-                driver.execute("COMMIT")
+        _in_pipeline(driver, send, connection.dialect.loaded_dbapi.Error)
     except connection.dialect.loaded_dbapi.Error as exc:
         wrapped = _wrapped(connection, None, None, exc)
         if isinstance(wrapped, IntegrityError):
@@ -1205,6 +1212,30 @@ def run_pipelined(
         _note(statement, outcome, cursor.rowcount, returned)
         cursor.close()
     return outcome
+
+
+def _in_pipeline(driver: Any, send: Callable[[], None], error: type[Exception]) -> None:
+    """Run ``send`` in a psycopg pipeline of ``driver``; raise the first error the database
+    reported only once the pipeline has ended.
+
+    psycopg raises a refusal (a duplicate key, a deadlock) where it reads it, often in
+    the middle of ``send``; ending the pipeline after that fails again ("pipeline
+    aborted"), which psycopg logs as a warning when the block is left by an exception.
+    Kept until the block ends normally, the first error is raised as the answer and
+    nothing is logged for an ordinary refusal.
+    """
+    first: Exception | None = None
+    try:
+        with driver.pipeline():
+            try:
+                send()
+            except error as exc:
+                first = exc
+    except error:
+        if first is None:
+            raise
+    if first is not None:
+        raise first
 
 
 def _note(statement: Statement, outcome: Outcome, rowcount: int, returned: Any) -> None:
