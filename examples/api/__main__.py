@@ -18,6 +18,19 @@ Push notifications go out through Firebase Cloud Messaging when
 ``BOOKINGCORE_FCM_SERVICE_ACCOUNT`` names the service account's JSON file
 (``BOOKINGCORE_FCM_BASE_URL`` and ``BOOKINGCORE_FCM_TOKEN_URI`` point it elsewhere,
 such as a local fake); customers register their devices at ``/api/v1/customer/devices``.
+
+Email goes out through an SMTP server instead when ``BOOKINGCORE_SMTP_HOST`` and
+``BOOKINGCORE_SMTP_SENDER`` are set (``BOOKINGCORE_SMTP_PORT``, 587 by default;
+``BOOKINGCORE_SMTP_SECURITY``: ``starttls``, the default, ``ssl`` or ``none``;
+``BOOKINGCORE_SMTP_USERNAME`` and ``BOOKINGCORE_SMTP_PASSWORD``); configure one of
+Mailgun and SMTP, not both. Texts (sign-in codes and the SMS channel of booking
+messages) go out through Twilio when ``BOOKINGCORE_TWILIO_ACCOUNT_SID``,
+``BOOKINGCORE_TWILIO_AUTH_TOKEN`` and one of ``BOOKINGCORE_TWILIO_FROM`` and
+``BOOKINGCORE_TWILIO_MESSAGING_SERVICE_SID`` are set, else they are printed;
+``BOOKINGCORE_TWILIO_STATUS_CALLBACK`` is the public URL of
+``/api/sms/twilio/status``, sent with every text so Twilio reports deliveries there
+(their signature checked with the auth token); ``BOOKINGCORE_TWILIO_BASE_URL``
+points the sender elsewhere, such as a local fake.
 """
 
 from __future__ import annotations
@@ -30,17 +43,18 @@ import tempfile
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Literal, cast
 
 import uvicorn
 
 from bookingcore import BookingCore, DuplicateError, Money, Principal, SlotFilter, StaffRole
 from bookingcore.ports.messaging import Notifier
 from bookingcore.ports.observability import Observer
-from bookingcore_adapters.email import MailgunNotifier
+from bookingcore_adapters.email import MailgunNotifier, SmtpNotifier
 from bookingcore_adapters.filestore import FileSystemDocumentStore
 from bookingcore_adapters.notifications import ChannelNotifier
 from bookingcore_adapters.payments import ManualProvider
-from bookingcore_adapters.sms import ConsoleSmsSender
+from bookingcore_adapters.sms import ConsoleSmsSender, TwilioNotifier, TwilioSmsSender
 from bookingcore_adapters.sql import SqlStore
 from examples.api.app import build_core, create_app
 
@@ -101,9 +115,57 @@ def _fcm() -> Notifier | None:
     )
 
 
-def _notifier() -> Notifier | None:
-    """Email through Mailgun and push through FCM, each when configured."""
-    channels = {"email": _mailgun(), "push": _fcm()}
+def _smtp() -> Notifier | None:
+    """An SMTP server from the environment, when its host and the sender are set."""
+    host = os.environ.get("BOOKINGCORE_SMTP_HOST")
+    sender = os.environ.get("BOOKINGCORE_SMTP_SENDER")
+    if not (host and sender):
+        return None
+    port = os.environ.get("BOOKINGCORE_SMTP_PORT") or "587"
+    if not port.isdigit():
+        print(f"BOOKINGCORE_SMTP_PORT must be a port number, not {port!r}", file=sys.stderr)
+        raise SystemExit(2)
+    security = os.environ.get("BOOKINGCORE_SMTP_SECURITY") or "starttls"
+    return SmtpNotifier(
+        host,
+        int(port),
+        sender=sender,
+        username=os.environ.get("BOOKINGCORE_SMTP_USERNAME") or None,
+        password=os.environ.get("BOOKINGCORE_SMTP_PASSWORD") or None,
+        security=cast("Literal['starttls', 'ssl', 'none']", security),  # SmtpNotifier checks it
+    )
+
+
+def _twilio() -> TwilioSmsSender | None:
+    """Twilio from the environment, when the account, its auth token and a sender are set."""
+    account = os.environ.get("BOOKINGCORE_TWILIO_ACCOUNT_SID")
+    token = os.environ.get("BOOKINGCORE_TWILIO_AUTH_TOKEN")
+    from_number = os.environ.get("BOOKINGCORE_TWILIO_FROM") or None
+    service = os.environ.get("BOOKINGCORE_TWILIO_MESSAGING_SERVICE_SID") or None
+    if not (account and token and (from_number or service)):
+        return None
+    return TwilioSmsSender(
+        account,
+        token,
+        from_number,
+        messaging_service_sid=service,
+        base_url=os.environ.get("BOOKINGCORE_TWILIO_BASE_URL") or "https://api.twilio.com",
+        status_callback=os.environ.get("BOOKINGCORE_TWILIO_STATUS_CALLBACK") or None,
+    )
+
+
+def _notifier(twilio: TwilioSmsSender | None) -> Notifier | None:
+    """Email through Mailgun or SMTP, texts through Twilio and push through FCM, each
+    when configured."""
+    mailgun, smtp = _mailgun(), _smtp()
+    if mailgun is not None and smtp is not None:
+        print("configure one email provider: Mailgun or SMTP, not both", file=sys.stderr)
+        raise SystemExit(2)
+    channels = {
+        "email": mailgun or smtp,
+        "sms": None if twilio is None else TwilioNotifier(sender=twilio),
+        "push": _fcm(),
+    }
     wired: dict[str, Notifier] = {k: v for k, v in channels.items() if v is not None}
     return ChannelNotifier(wired) if wired else None
 
@@ -162,15 +224,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Migrate the database, wire the core, and serve the app until interrupted."""
     args = _arguments(argv)
     store = SqlStore(args.db)
+    twilio = _twilio()
     try:
         store.migrate()
         core = build_core(
             store.unit_of_work,
             token_secret=_secret("BOOKINGCORE_API_SECRET"),
             otp_pepper=_secret("BOOKINGCORE_API_OTP_PEPPER"),
-            sms=ConsoleSmsSender(stream=sys.stdout),
+            sms=twilio or ConsoleSmsSender(stream=sys.stdout),
             payment_providers=[ManualProvider()],
-            notifier=_notifier(),
+            notifier=_notifier(twilio),
             observer=_observer(),
             import_files=FileSystemDocumentStore(UPLOAD_DIR),
         )
@@ -182,9 +245,15 @@ def main(argv: Sequence[str] | None = None) -> None:
             core,
             upload_dir=UPLOAD_DIR,
             mailgun_signing_key=os.environ.get("BOOKINGCORE_MAILGUN_SIGNING_KEY") or None,
+            twilio_auth_token=None
+            if twilio is None
+            else os.environ["BOOKINGCORE_TWILIO_AUTH_TOKEN"],
+            twilio_callback_url=os.environ.get("BOOKINGCORE_TWILIO_STATUS_CALLBACK") or None,
         )
         uvicorn.run(app, host=args.host, port=args.port)
     finally:
+        if twilio is not None:
+            twilio.close()
         store.dispose()
 
 

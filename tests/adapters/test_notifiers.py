@@ -11,22 +11,19 @@ import email.policy
 import hashlib
 import hmac
 import ipaddress
-import json
 import socket
 import ssl
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs
 from uuid import uuid4
 
 import attrs
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+from tests.adapters._fake_twilio import FakeTwilio, serve_twilio
 from tests.integration._partner_webhooks import ADMIN
 
 from bookingcore import (
@@ -180,53 +177,10 @@ def _smtp(port: int, **options: Any) -> SmtpNotifier:
 # --------------------------------------------------------------------------- Twilio server
 
 
-@attrs.define
-class FakeTwilio:
-    url: str = ""
-    requests: list[dict[str, Any]] = attrs.Factory(list)
-    answers: list[tuple[int, dict[str, Any]]] = attrs.Factory(list)
-    sids: int = 0
-
-
 @pytest.fixture
 def twilio() -> Iterator[FakeTwilio]:
-    fake = FakeTwilio()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
-            fake.requests.append(
-                {"path": self.path, "headers": dict(self.headers.items()), "form": form}
-            )
-            expected = "Basic " + base64.b64encode(f"{ACCOUNT}:{TOKEN}".encode()).decode()
-            if self.headers.get("Authorization") != expected:
-                code, document = 401, {"code": 20003, "message": "Authenticate"}
-            elif fake.answers:
-                code, document = fake.answers.pop(0)
-            else:
-                fake.sids += 1
-                code = 201
-                document = {"sid": f"SM{fake.sids:032d}", "status": "queued", "to": form["To"]}
-            reply = json.dumps(document).encode()
-            self.send_response(code)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(reply)))
-            self.end_headers()
-            self.wfile.write(reply)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            return
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serve_twilio(ACCOUNT, TOKEN) as fake:
         yield fake
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def _twilio_notifier(fake: FakeTwilio) -> TwilioNotifier:

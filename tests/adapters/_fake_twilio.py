@@ -1,0 +1,69 @@
+"""A local Twilio Messages API for tests: ``POST /2010-04-01/Accounts/<sid>/Messages.json``
+with HTTP basic auth, answered as Twilio answers (201 and the message's JSON, or Twilio's
+error document)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs
+
+import attrs
+
+
+@attrs.define
+class FakeTwilio:
+    """What the local Twilio saw and will answer: ``answers`` are used first, in order
+    (HTTP status, JSON document); after them, each message is queued with a new sid."""
+
+    url: str = ""
+    requests: list[dict[str, Any]] = attrs.Factory(list)
+    answers: list[tuple[int, dict[str, Any]]] = attrs.Factory(list)
+    sids: int = 0
+
+
+@contextmanager
+def serve_twilio(account: str, token: str) -> Iterator[FakeTwilio]:
+    """A local Twilio for ``account`` signed in with ``token``, on 127.0.0.1, until the end."""
+    fake = FakeTwilio()
+    expected = "Basic " + base64.b64encode(f"{account}:{token}".encode()).decode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
+            fake.requests.append(
+                {"path": self.path, "headers": dict(self.headers.items()), "form": form}
+            )
+            if self.headers.get("Authorization") != expected:
+                code, document = 401, {"code": 20003, "message": "Authenticate"}
+            elif fake.answers:
+                code, document = fake.answers.pop(0)
+            else:
+                fake.sids += 1
+                code = 201
+                document = {"sid": f"SM{fake.sids:032d}", "status": "queued", "to": form["To"]}
+            reply = json.dumps(document).encode()
+            self.send_response(code)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(reply)))
+            self.end_headers()
+            self.wfile.write(reply)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield fake
+    finally:
+        server.shutdown()
+        server.server_close()
