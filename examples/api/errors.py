@@ -56,7 +56,7 @@ from bookingcore import (
     ValidationError,
 )
 from bookingcore.ports.scanning import FileScanError, InfectedFileError
-from bookingcore.services import ImportFilePurgedError
+from bookingcore.services import ImportFilePurgedError, JobsNotConfiguredError
 from examples.api.schemas import Problem, ValidationProblem
 from examples.api.uploads import UnsupportedUploadError, UploadTooLargeError
 
@@ -107,6 +107,8 @@ STATUS: Mapping[type[BookingError], ErrorStatus] = {
     DeliveryError: ErrorStatus(502, "A message could not be sent"),
     PaymentProviderError: ErrorStatus(502, "The payment provider refused or failed"),
     AuthNotConfiguredError: ErrorStatus(500, "The server is not configured for this"),
+    # A ValidationError for the library, but of the wiring (no job queue), not the request.
+    JobsNotConfiguredError: ErrorStatus(500, "The server is not configured for this"),
     ReadOnlyError: ErrorStatus(500, "Internal server error"),
     UploadTooLargeError: ErrorStatus(413, "The upload is too large"),
     UnsupportedUploadError: ErrorStatus(415, "The upload is not a CSV or XLSX file"),
@@ -167,7 +169,7 @@ def _booking_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, BookingError)
     found = status_of(exc)
     headers: dict[str, str] = {}
-    if isinstance(exc, AuthNotConfiguredError | ReadOnlyError):
+    if isinstance(exc, AuthNotConfiguredError | JobsNotConfiguredError | ReadOnlyError):
         # A wiring mistake, or a write in a read-only unit of work (a bug of the
         # code that opened it): log it, tell the client no more than any other 500.
         return _unexpected(request, exc)

@@ -40,6 +40,7 @@ from bookingcore import (
     ValidationError,
 )
 from bookingcore.domain import Slot
+from bookingcore.services import JobsNotConfiguredError
 from bookingcore.testing import FixedClock
 from bookingcore_adapters.auth import JwtTokenSigner
 from bookingcore_adapters.memory import MemoryStore
@@ -139,6 +140,23 @@ def test_a_wiring_mistake_is_a_500_that_names_nothing(
     answer = client.get("/boom")
     assert answer.status_code == 500
     assert "sms" not in answer.json()["detail"]
+
+
+def test_a_core_without_a_job_queue_is_a_500_not_a_422_on_the_request(
+    client: ApiClient, raising: Callable[[Exception], None], caplog: pytest.LogCaptureFixture
+) -> None:
+    """``JobsNotConfiguredError`` (a route deferring a job on a core wired without a
+    queue) is a ``ValidationError`` to the library, but the wiring's mistake: a 500
+    logged with its correlation id, not a 422 naming a ``jobs`` field the client never
+    sent."""
+    raising(JobsNotConfiguredError())
+    answer = client.get("/boom")
+    assert answer.status_code == 500, answer.text
+    body = answer.json()
+    assert body["code"] == "internal_error"
+    assert "errors" not in body
+    assert "job" not in body["detail"]
+    assert body["correlation_id"] in caplog.text
 
 
 def test_a_write_in_a_read_only_unit_of_work_is_a_500_that_names_nothing(
