@@ -355,6 +355,15 @@ def test_the_lifecycle_call_names_its_camel_case_fields(
         headers=staff_headers,
     )
     assert [e["field"] for e in malformed.json()["errors"]] == ["toStatus"]
+    # the advisors' route takes it as ``status``
+    advised = client.request(
+        "PATCH",
+        f"/api/advisor/bookings/{booking['id']}/status",
+        json={"status": "nonsense"},
+        headers=staff_headers,
+    )
+    assert advised.status_code == 422, advised.text
+    assert [e["field"] for e in advised.json()["errors"]] == ["status"]
 
 
 def test_an_sms_that_cannot_be_sent_is_a_502(
