@@ -73,11 +73,14 @@ def origin_of(request: Request) -> RequestOrigin:
     The address is the socket's peer unless the app was created with
     ``trust_forwarded=True`` (behind one proxy you run), when the last address of
     ``X-Forwarded-For`` is taken instead: the one that proxy appended. Addresses
-    before it are whatever the client sent, so they are never trusted.
+    before it are whatever the client sent, so they are never trusted. Several
+    ``X-Forwarded-For`` lines are one list in their order (RFC 9110), so a proxy that
+    adds a line of its own after the client's is read right too.
     """
     ip = request.client.host if request.client is not None else None
     if request.app.state.trust_forwarded:
-        forwarded = request.headers.get("x-forwarded-for", "").split(",")[-1].strip()
+        listed = ",".join(request.headers.getlist("x-forwarded-for"))
+        forwarded = listed.split(",")[-1].strip()
         ip = forwarded or ip
     agent = request.headers.get("user-agent")
     return RequestOrigin(ip, agent[:MAX_USER_AGENT] if agent else None)

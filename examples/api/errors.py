@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from http import HTTPStatus
 from typing import Any
 
@@ -42,6 +44,7 @@ from bookingcore import (
     ConflictError,
     DeliveryError,
     DuplicateError,
+    FieldError,
     IdempotencyConflictError,
     InvalidTransitionError,
     NotFoundError,
@@ -53,7 +56,7 @@ from bookingcore import (
     ValidationError,
 )
 from bookingcore.ports.scanning import FileScanError, InfectedFileError
-from bookingcore.services import ImportFilePurgedError
+from bookingcore.services import ImportFilePurgedError, JobsNotConfiguredError
 from examples.api.schemas import Problem, ValidationProblem
 from examples.api.uploads import UnsupportedUploadError, UploadTooLargeError
 
@@ -62,7 +65,9 @@ __all__ = [
     "STATUS",
     "UNAVAILABLE",
     "ErrorStatus",
+    "fields_as_sent",
     "install_error_handlers",
+    "new_traveler_fields",
     "problem_responses",
     "status_of",
 ]
@@ -102,6 +107,8 @@ STATUS: Mapping[type[BookingError], ErrorStatus] = {
     DeliveryError: ErrorStatus(502, "A message could not be sent"),
     PaymentProviderError: ErrorStatus(502, "The payment provider refused or failed"),
     AuthNotConfiguredError: ErrorStatus(500, "The server is not configured for this"),
+    # A ValidationError for the library, but of the wiring (no job queue), not the request.
+    JobsNotConfiguredError: ErrorStatus(500, "The server is not configured for this"),
     ReadOnlyError: ErrorStatus(500, "Internal server error"),
     UploadTooLargeError: ErrorStatus(413, "The upload is too large"),
     UnsupportedUploadError: ErrorStatus(415, "The upload is not a CSV or XLSX file"),
@@ -162,7 +169,7 @@ def _booking_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, BookingError)
     found = status_of(exc)
     headers: dict[str, str] = {}
-    if isinstance(exc, AuthNotConfiguredError | ReadOnlyError):
+    if isinstance(exc, AuthNotConfiguredError | JobsNotConfiguredError | ReadOnlyError):
         # A wiring mistake, or a write in a read-only unit of work (a bug of the
         # code that opened it): log it, tell the client no more than any other 500.
         return _unexpected(request, exc)
@@ -354,3 +361,48 @@ def _headers_for(classes: Iterable[type[BookingError]]) -> dict[str, Any]:
                 "schema": {"type": "string"},
             }
     return {"headers": headers} if headers else {}
+
+
+@contextmanager
+def fields_as_sent(rename: Callable[[str], str]) -> Iterator[None]:
+    """Name the fields of a :class:`~bookingcore.ValidationError` raised inside as the
+    request body names them (``rename`` maps the library's path to the body's), so a
+    client finds each problem on the field it sent, as pydantic's own 422s do."""
+    try:
+        yield
+    except ValidationError as exc:
+        renamed = [FieldError(rename(e.field), e.message, e.code) for e in exc.errors]
+        if renamed == list(exc.errors):
+            raise
+        default = "; ".join(f"{e.field}: {e.message}" for e in exc.errors)
+        message = None if exc.message == default else exc.message
+        raise ValidationError(renamed, message) from exc
+
+
+_LIBRARY_TRAVELER = re.compile(r"^travelers\[(?P<index>\d+)\](?P<rest>.*)$", re.DOTALL)
+
+
+def new_traveler_fields(body_list: str = "travelers") -> Callable[[str], str]:
+    """The library's paths of a booking's travelers as a body of
+    :class:`~examples.api.schemas.BookingTravelerIn` items in ``body_list`` names them.
+
+    The library nests a new traveler's details (``travelers[1].details.phone``) and
+    names a saved one ``traveler_id``; the body holds both flat in one item
+    (``travelers[1].phone``, ``travelers[1].id``), at ``body_list`` (``add`` when
+    changing a booking's travelers).
+    """
+
+    def rename(field: str) -> str:
+        found = _LIBRARY_TRAVELER.match(field)
+        if found is None:
+            return field
+        rest = found["rest"]
+        if rest == ".details":
+            rest = ""
+        elif rest.startswith(".details."):
+            rest = rest.removeprefix(".details")
+        elif rest == ".traveler_id":
+            rest = ".id"
+        return f"{body_list}[{found['index']}]{rest}"
+
+    return rename

@@ -134,7 +134,7 @@ class Problem(BaseModel):
 
 
 class FieldProblem(BaseModel):
-    """One bad field: its path (``travelers[1].details.phone``), why, and a stable code."""
+    """One bad field: its path in the request (``travelers[1].phone``), why, and a stable code."""
 
     field: str
     message: str

@@ -155,6 +155,11 @@ class _Receiver:
         raw_filename = options.get(b"filename")
         if self.part.name != self.field:
             return
+        if self.filename is not None:
+            # A second file part would be appended to the first on disk.
+            msg = "takes one file; this upload has more than one"
+            self.fail(ValidationError.single(self.field, msg, "too_many_files"))
+            return
         self.part.filename = (
             "upload" if raw_filename is None else raw_filename.decode("utf-8", "replace")
         )

@@ -17,6 +17,8 @@ from uuid import UUID
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from bookingcore import BookingError
 from bookingcore.domain import JobState
@@ -70,9 +72,24 @@ advisors = typer.Typer(help="Advisors that imported bookings are assigned to.")
 app.add_typer(locations, name="locations")
 app.add_typer(advisors, name="advisors")
 
+
+def _database_url(value: str) -> str:
+    """``--db`` checked before any command opens it: a URL SQLAlchemy cannot parse is a
+    usage error naming the option, not a traceback."""
+    try:
+        make_url(value)
+    except ArgumentError as exc:
+        msg = f"{value!r} is not an SQLAlchemy database URL (e.g. sqlite:///bookings.sqlite3)"
+        raise typer.BadParameter(msg) from exc
+    return value
+
+
 Db = Annotated[
     str,
-    typer.Option(help="SQLAlchemy URL of the database (created and migrated on first use)."),
+    typer.Option(
+        help="SQLAlchemy URL of the database (created and migrated on first use).",
+        callback=_database_url,
+    ),
 ]
 
 

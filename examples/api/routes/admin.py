@@ -25,7 +25,7 @@ from bookingcore import (
     StaleVersionError,
 )
 from examples.api.deps import Core, IdempotencyKey, StaffPrincipal
-from examples.api.errors import problem_responses
+from examples.api.errors import fields_as_sent, new_traveler_fields, problem_responses
 from examples.api.routes._bookings import booking_page, partner_names, staff_booking_out
 from examples.api.routes._filters import StaffBookingQuery
 from examples.api.routes._paging import Cursor, Limit, page_request
@@ -67,9 +67,10 @@ def create_booking(
     idempotency_key: IdempotencyKey = None,
 ) -> StaffBookingOut:
     """Book a slot for a customer given by phone (found or created), on any channel."""
-    booking = core.bookings.book(
-        body.to_request(), principal=staff, idempotency_key=idempotency_key
-    )
+    with fields_as_sent(new_traveler_fields()):
+        booking = core.bookings.book(
+            body.to_request(), principal=staff, idempotency_key=idempotency_key
+        )
     return staff_booking_out(core, staff, booking)
 
 

@@ -24,7 +24,7 @@ from bookingcore import (
     StaleVersionError,
 )
 from examples.api.deps import Core, IdempotencyKey, StaffPrincipal
-from examples.api.errors import problem_responses
+from examples.api.errors import fields_as_sent, problem_responses
 from examples.api.routes._bookings import booking_page, partner_names, staff_booking_out
 from examples.api.routes._paging import Cursor, Limit, page_request
 from examples.api.schemas import (
@@ -82,14 +82,15 @@ def update_status(
     idempotency_key: IdempotencyKey = None,
 ) -> TransitionOut:
     """Move an assigned booking to ``status`` with a note (checked against its lifecycle)."""
-    moved = core.bookings.transition(
-        BookingId(booking_id),
-        body.status,
-        principal=me,
-        note=body.note,
-        expected_version=body.expected_version,
-        idempotency_key=idempotency_key,
-    )
+    with fields_as_sent(lambda field: "status" if field == "to" else field):
+        moved = core.bookings.transition(
+            BookingId(booking_id),
+            body.status,
+            principal=me,
+            note=body.note,
+            expected_version=body.expected_version,
+            idempotency_key=idempotency_key,
+        )
     return TransitionOut.of(moved, partner_names(core, me, [moved.booking]))
 
 

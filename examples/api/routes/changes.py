@@ -30,7 +30,7 @@ from bookingcore import (
 )
 from bookingcore.domain import BookingItem
 from examples.api.deps import AnyPrincipal, Core, IdempotencyKey, StaffPrincipal
-from examples.api.errors import problem_responses
+from examples.api.errors import fields_as_sent, new_traveler_fields, problem_responses
 from examples.api.routes._bookings import booking_out, staff_booking_out
 from examples.api.schemas import BookingOut, MoneyOut, StaffBookingOut
 from examples.api.schemas_ops import RescheduleIn, TravelersChangeIn
@@ -151,16 +151,17 @@ def change_travelers(
     freed go to the waiting list. With an ``Idempotency-Key`` a retry answers
     the booking as it is now and adds or removes nobody again.
     """
-    booking = core.bookings.change_travelers(
-        BookingId(booking_id),
-        principal=caller,
-        add=[t.to_choice() for t in body.add],
-        remove=[TravelerId(t) for t in body.remove],
-        primary=None if body.primary is None else TravelerId(body.primary),
-        reason=body.reason,
-        expected_version=body.expected_version,
-        idempotency_key=idempotency_key,
-    )
+    with fields_as_sent(new_traveler_fields("add")):
+        booking = core.bookings.change_travelers(
+            BookingId(booking_id),
+            principal=caller,
+            add=[t.to_choice() for t in body.add],
+            remove=[TravelerId(t) for t in body.remove],
+            primary=None if body.primary is None else TravelerId(body.primary),
+            reason=body.reason,
+            expected_version=body.expected_version,
+            idempotency_key=idempotency_key,
+        )
     return booking_out(core, caller, booking)
 
 

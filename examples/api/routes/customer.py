@@ -36,7 +36,7 @@ from examples.api.deps import (
     client_key,
     customer_id_of,
 )
-from examples.api.errors import problem_responses
+from examples.api.errors import fields_as_sent, new_traveler_fields, problem_responses
 from examples.api.routes._bookings import booking_out, booking_page
 from examples.api.routes._paging import Cursor, Limit, page_request
 from examples.api.schemas import (
@@ -94,9 +94,10 @@ def request_otp(body: OtpRequestIn, core: Core, origin: Origin) -> OtpRequestedO
 )
 def verify_otp(body: OtpVerifyIn, core: Core, origin: Origin) -> SignedInOut:
     """Check the code; sign the customer in, registering a new phone number."""
-    signed = core.auth.verify_otp(
-        body.phone, body.otp, client_key=client_key(origin), origin=origin
-    )
+    with fields_as_sent(lambda field: "otp" if field == "code" else field):
+        signed = core.auth.verify_otp(
+            body.phone, body.otp, client_key=client_key(origin), origin=origin
+        )
     return SignedInOut.of_sign_in(signed)
 
 
@@ -269,7 +270,10 @@ def create_booking(
     Exactly one traveler is the primary contact. With an ``Idempotency-Key`` a
     retry answers the first booking and books nothing more.
     """
-    booking = core.bookings.book(body.to_request(), principal=me, idempotency_key=idempotency_key)
+    with fields_as_sent(new_traveler_fields()):
+        booking = core.bookings.book(
+            body.to_request(), principal=me, idempotency_key=idempotency_key
+        )
     return booking_out(core, me, booking)
 
 

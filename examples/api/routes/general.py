@@ -9,6 +9,7 @@ by the library, never here, so a caller who may not see a booking gets 404 as if
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 from uuid import UUID
 
@@ -34,7 +35,7 @@ from bookingcore import (
     ValidationError,
 )
 from examples.api.deps import AnyPrincipal, Core, IdempotencyKey, StaffPrincipal
-from examples.api.errors import problem_responses
+from examples.api.errors import fields_as_sent, problem_responses
 from examples.api.routes._bookings import booking_out, booking_page, partner_names
 from examples.api.routes._filters import OnDay, Sources, booking_sources, starts_within
 from examples.api.routes._paging import Cursor, Limit, page_request, paged
@@ -147,6 +148,13 @@ def audit_trail(booking_id: UUID, core: Core, caller: AnyPrincipal) -> list[Audi
     return [AuditEntryOut.of(entry) for entry in trail]
 
 
+def _lifecycle_fields(key_field: str) -> Callable[[str], str]:
+    """The library's names of ``transition``'s parameters as the camelCase body (or,
+    for the key, ``key_field``: the header or the body's ``idempotencyKey``) has them."""
+    names = {"to": "toStatus", "expected_version": "expectedVersion", "idempotency_key": key_field}
+    return lambda field: names.get(field, field)
+
+
 @router.post(
     "/api/core/booking-lifecycle",
     tags=["lifecycle"],
@@ -174,15 +182,17 @@ def move_booking(
     The key may come as the ``Idempotency-Key`` header or the body's
     ``idempotencyKey``; the actor is the caller of the token, never the body.
     """
-    moved = core.bookings.transition(
-        BookingId(body.booking_id),
-        body.to_status,
-        principal=caller,
-        note=body.note,
-        idempotency_key=idempotency_key or body.idempotency_key,
-        metadata=body.metadata,
-        expected_version=body.expected_version,
-    )
+    key_field = "Idempotency-Key" if idempotency_key else "idempotencyKey"
+    with fields_as_sent(_lifecycle_fields(key_field)):
+        moved = core.bookings.transition(
+            BookingId(body.booking_id),
+            body.to_status,
+            principal=caller,
+            note=body.note,
+            idempotency_key=idempotency_key or body.idempotency_key,
+            metadata=body.metadata,
+            expected_version=body.expected_version,
+        )
     return MoveOut(
         booking=booking_out(core, caller, moved.booking),
         from_status=moved.event.from_status,

@@ -36,6 +36,7 @@ from starlette.concurrency import run_in_threadpool
 from bookingcore import (
     AuthenticationError,
     BookingCore,
+    FieldError,
     IdempotencyConflictError,
     ImportSettings,
     InvalidTransitionError,
@@ -85,6 +86,7 @@ UPLOAD_BODY: dict[str, Any] = {
                 "schema": {
                     "type": "object",
                     "required": ["file"],
+                    "additionalProperties": False,
                     "properties": {
                         "file": {
                             "type": "string",
@@ -133,6 +135,17 @@ def _limits(request: Request) -> FileLimits:
 
 
 def _settings(fields: dict[str, str]) -> ImportSettings:
+    """The import's settings from the upload's text fields; a field that is none of them
+    is refused (as a JSON body's unknown field is), not ignored: a misspelt setting would
+    otherwise import with the default."""
+    unknown = sorted(set(fields) - {"mapping", *_SETTINGS})
+    if unknown:
+        raise ValidationError(
+            [
+                FieldError(name, "Extra inputs are not permitted", "extra_forbidden")
+                for name in unknown
+            ]
+        )
     values: dict[str, Any] = {k: fields[k] for k in _SETTINGS if fields.get(k)}
     raw_mapping = fields.get("mapping")
     if raw_mapping:

@@ -41,7 +41,7 @@ from bookingcore import (
 from bookingcore.domain import ProductKind
 from bookingcore.services import UNSET
 from examples.api.deps import Core, IdempotencyKey, Origin, PartnerPrincipal
-from examples.api.errors import problem_responses
+from examples.api.errors import fields_as_sent, new_traveler_fields, problem_responses
 from examples.api.routes._bookings import booking_out, booking_page, partner_names
 from examples.api.routes._filters import OnDay, starts_within
 from examples.api.routes._paging import Cursor, Limit, page_request, paged
@@ -232,9 +232,10 @@ def create_booking(
     idempotency_key: IdempotencyKey = None,
 ) -> BookingOut:
     """Book a slot at one of the partner's locations for a customer given by phone."""
-    booking = core.bookings.book(
-        body.to_request(), principal=partner, idempotency_key=idempotency_key
-    )
+    with fields_as_sent(new_traveler_fields()):
+        booking = core.bookings.book(
+            body.to_request(), principal=partner, idempotency_key=idempotency_key
+        )
     return booking_out(core, partner, booking)
 
 

@@ -36,7 +36,7 @@ from bookingcore.domain import Slot
 from bookingcore.domain.pricing import DiscountTier
 from bookingcore.services import SlotCancellation, SlotMoved
 from examples.api.deps import Core, IdempotencyKey, StaffPrincipal
-from examples.api.errors import problem_responses
+from examples.api.errors import fields_as_sent, problem_responses
 from examples.api.routes._bookings import partner_names
 from examples.api.schemas import MoneyIn, MoneyOut, SlotOut, StaffBookingOut, StrictIn
 from examples.api.schemas_slots import SlotIn, SlotScheduleIn, SlotsCreatedOut
@@ -240,15 +240,16 @@ def move_slot(
     (its start, dated items, reminder) and every customer is told once, with the reason.
     A start in the past or a slot that started answers 422, a cancelled slot 409. With an
     ``Idempotency-Key`` a retry answers what the first call did (``replayed``)."""
-    done = core.catalog.move_slot(
-        SlotId(slot_id),
-        body.starts_at,
-        principal=staff,
-        new_ends_at=body.ends_at,
-        reason=body.reason,
-        notify=body.notify,
-        idempotency_key=idempotency_key,
-    )
+    with fields_as_sent(lambda field: field.removeprefix("new_")):
+        done = core.catalog.move_slot(
+            SlotId(slot_id),
+            body.starts_at,
+            principal=staff,
+            new_ends_at=body.ends_at,
+            reason=body.reason,
+            notify=body.notify,
+            idempotency_key=idempotency_key,
+        )
     return SlotMovedOut.of(done, partner_names(core, staff, done.bookings))
 
 

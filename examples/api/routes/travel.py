@@ -42,7 +42,7 @@ from examples.api.deps import (
     RequiredIdempotencyKey,
     StaffPrincipal,
 )
-from examples.api.errors import problem_responses
+from examples.api.errors import fields_as_sent, new_traveler_fields, problem_responses
 from examples.api.routes._bookings import booking_out, partner_names
 from examples.api.routes._paging import Cursor, Limit, page_request, paged
 from examples.api.schemas import BookingOut, CommunicationOut, Paged
@@ -429,12 +429,13 @@ def approve_quotation(
 
     ``Idempotency-Key`` is required: a retry answers the first booking.
     """
-    booking = core.quotations.approve(
-        QuotationId(quotation_id),
-        [t.to_choice() for t in body.travelers],
-        principal=me,
-        idempotency_key=idempotency_key,
-    )
+    with fields_as_sent(new_traveler_fields()):
+        booking = core.quotations.approve(
+            QuotationId(quotation_id),
+            [t.to_choice() for t in body.travelers],
+            principal=me,
+            idempotency_key=idempotency_key,
+        )
     return booking_out(core, me, booking)
 
 

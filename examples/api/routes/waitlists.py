@@ -41,7 +41,7 @@ from examples.api.deps import (
     StaffPrincipal,
     customer_id_of,
 )
-from examples.api.errors import problem_responses
+from examples.api.errors import fields_as_sent, new_traveler_fields, problem_responses
 from examples.api.routes._bookings import booking_out
 from examples.api.routes._paging import Cursor, Limit, page_request, paged
 from examples.api.schemas import BookingOut, Paged
@@ -73,19 +73,20 @@ def _join(
     customer) waits on the slot, with the priority staff give (else normal); a
     retry with the same ``Idempotency-Key`` answers the entry the first call made."""
     customer_id = CustomerId(body.customer_id) if isinstance(body, WaitlistForCustomerIn) else None
-    entry = core.waitlists.join(
-        SlotId(body.slot_id),
-        principal=principal,
-        customer_id=customer_id,
-        seats=body.seats,
-        priority=body.priority if isinstance(body, WaitlistAddIn) else WaitlistPriority.NORMAL,
-        alternative_dates=body.alternative_dates,
-        preferred_contact_method=body.preferred_contact_method,
-        notes=body.notes,
-        idempotency_key=idempotency_key,
-        travelers=[t.to_choice() for t in body.travelers],
-        override_requirements=body.override_requirements,
-    )
+    with fields_as_sent(new_traveler_fields()):
+        entry = core.waitlists.join(
+            SlotId(body.slot_id),
+            principal=principal,
+            customer_id=customer_id,
+            seats=body.seats,
+            priority=body.priority if isinstance(body, WaitlistAddIn) else WaitlistPriority.NORMAL,
+            alternative_dates=body.alternative_dates,
+            preferred_contact_method=body.preferred_contact_method,
+            notes=body.notes,
+            idempotency_key=idempotency_key,
+            travelers=[t.to_choice() for t in body.travelers],
+            override_requirements=body.override_requirements,
+        )
     return WaitlistEntryOut.of(entry)
 
 
@@ -269,12 +270,13 @@ def accept(
     idempotency_key: IdempotencyKey = None,
 ) -> BookingOut:
     """Book the seats my open offer holds, for these travelers (at most the seats offered)."""
-    booking = core.waitlists.accept(
-        WaitlistEntryId(entry_id),
-        [t.to_choice() for t in body.travelers],
-        principal=me,
-        idempotency_key=idempotency_key,
-    )
+    with fields_as_sent(new_traveler_fields()):
+        booking = core.waitlists.accept(
+            WaitlistEntryId(entry_id),
+            [t.to_choice() for t in body.travelers],
+            principal=me,
+            idempotency_key=idempotency_key,
+        )
     return booking_out(core, me, booking)
 
 
@@ -411,12 +413,13 @@ def partner_accept(
 ) -> BookingOut:
     """Book the seats my customer's open offer holds (a partner booking, at most the seats
     offered)."""
-    booking = core.waitlists.accept(
-        WaitlistEntryId(entry_id),
-        [t.to_choice() for t in body.travelers],
-        principal=partner,
-        idempotency_key=idempotency_key,
-    )
+    with fields_as_sent(new_traveler_fields()):
+        booking = core.waitlists.accept(
+            WaitlistEntryId(entry_id),
+            [t.to_choice() for t in body.travelers],
+            principal=partner,
+            idempotency_key=idempotency_key,
+        )
     return booking_out(core, partner, booking)
 
 

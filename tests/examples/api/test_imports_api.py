@@ -381,3 +381,50 @@ def test_an_unknown_timezone_setting_is_a_422_on_timezone(
     )
     assert answer.status_code == 422, answer.text
     assert answer.json()["errors"][0]["field"] == "timezone"
+
+
+@pytest.mark.usefixtures("dealer")
+def test_a_misspelt_setting_is_a_422_on_it_and_nothing_is_imported(
+    client: ApiClient, staff_headers: dict[str, str]
+) -> None:
+    """An upload's text fields are the import's settings: one that is none of them
+    (``asignment``) is refused, as a JSON body's unknown field is, rather than ignored
+    and the file imported with the default assignment."""
+    for route in ("import", "preview", "validate"):
+        answer = client.post(
+            f"/api/admin/bookings/{route}",
+            headers=staff_headers,
+            data={"asignment": "round_robin", "currency": "INR"},
+            **_upload(),
+        )
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["errors"] == [
+            {
+                "field": "asignment",
+                "message": "Extra inputs are not permitted",
+                "code": "extra_forbidden",
+            }
+        ]
+    assert client.get("/api/admin/bookings/imports", headers=staff_headers).json()["items"] == []
+
+
+@pytest.mark.usefixtures("dealer")
+def test_an_upload_of_two_files_is_a_422_on_file(
+    client: ApiClient, staff_headers: dict[str, str]
+) -> None:
+    """One file per upload: a second ``file`` part was written on after the first, its
+    header row imported as a row of the first file."""
+    second = (HEADER + "\n" + "Dev Patel,+919812345604,DL01,2026-03-08,EXT-4,diwali\n").encode()
+    for route in ("import", "preview", "validate"):
+        answer = client.post(
+            f"/api/admin/bookings/{route}",
+            headers=staff_headers,
+            files=[
+                ("file", ("bookings.csv", CSV, "text/csv")),
+                ("file", ("more.csv", second, "text/csv")),
+            ],
+        )
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["errors"][0]["field"] == "file"
+        assert answer.json()["errors"][0]["code"] == "too_many_files"
+    assert client.get("/api/admin/bookings/imports", headers=staff_headers).json()["items"] == []

@@ -248,5 +248,15 @@ def test_behind_a_proxy_the_address_is_the_one_the_proxy_appended(
                 headers=spoofed,
             )
             assert refused.status_code == 401, refused.text
+            # A proxy that adds a line of its own: the header's lines are one list, and
+            # its address is the last (the first line is the client's say).
+            two_lines = [
+                *me.items(),
+                ("X-Forwarded-For", "203.0.113.5"),
+                ("X-Forwarded-For", "198.51.100.9"),
+            ]
+            answer = proxy.get("/api/partner/me", headers=two_lines)
+            assert answer.status_code == 403, answer.text
+            assert "may not call from address 198.51.100.9" in answer.json()["detail"]
         finally:
             proxy.close()

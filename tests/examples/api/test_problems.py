@@ -40,6 +40,7 @@ from bookingcore import (
     ValidationError,
 )
 from bookingcore.domain import Slot
+from bookingcore.services import JobsNotConfiguredError
 from bookingcore.testing import FixedClock
 from bookingcore_adapters.auth import JwtTokenSigner
 from bookingcore_adapters.memory import MemoryStore
@@ -141,6 +142,23 @@ def test_a_wiring_mistake_is_a_500_that_names_nothing(
     assert "sms" not in answer.json()["detail"]
 
 
+def test_a_core_without_a_job_queue_is_a_500_not_a_422_on_the_request(
+    client: ApiClient, raising: Callable[[Exception], None], caplog: pytest.LogCaptureFixture
+) -> None:
+    """``JobsNotConfiguredError`` (a route deferring a job on a core wired without a
+    queue) is a ``ValidationError`` to the library, but the wiring's mistake: a 500
+    logged with its correlation id, not a 422 naming a ``jobs`` field the client never
+    sent."""
+    raising(JobsNotConfiguredError())
+    answer = client.get("/boom")
+    assert answer.status_code == 500, answer.text
+    body = answer.json()
+    assert body["code"] == "internal_error"
+    assert "errors" not in body
+    assert "job" not in body["detail"]
+    assert body["correlation_id"] in caplog.text
+
+
 def test_a_write_in_a_read_only_unit_of_work_is_a_500_that_names_nothing(
     client: ApiClient, raising: Callable[[Exception], None], caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -185,7 +203,40 @@ def test_bad_traveler_fields_are_named_by_the_library(
     assert answer.status_code == 422
     assert answer.headers["content-type"] == "application/problem+json"
     fields = {e["field"] for e in answer.json()["errors"]}
-    assert fields == {"travelers[1].details.name", "travelers[1].details.phone"}
+    # as the body has them, where pydantic names its own refusals of the same fields
+    assert fields == {"travelers[1].name", "travelers[1].phone"}
+    assert "details" not in answer.json()["detail"]
+    too_long = client.post(
+        "/api/v1/customer/bookings",
+        json={"slot_id": str(slot.id), "travelers": [{"name": "A" * 201, "is_primary": True}]},
+        headers=me,
+    )
+    assert [e["field"] for e in too_long.json()["errors"]] == ["travelers[0].name"]
+
+
+def test_traveler_fields_are_named_as_each_body_has_them(
+    client: ApiClient, sign_in: SignIn, slot: Slot, book: Callable[..., dict[str, Any]]
+) -> None:
+    """A saved traveler is ``id`` in the body (the library's ``traveler_id``), and the
+    travelers a booking change adds are ``add[i]`` (the library's ``travelers[i]``)."""
+    me = sign_in(PHONE)
+    unknown = "00000000-0000-0000-0000-0000000000ff"
+    saved = client.post(
+        "/api/v1/customer/bookings",
+        json={"slot_id": str(slot.id), "travelers": [{"id": unknown, "is_primary": True}]},
+        headers=me,
+    )
+    assert saved.status_code == 422, saved.text
+    assert [e["field"] for e in saved.json()["errors"]] == ["travelers[0].id"]
+    booking = book(me)
+    added = client.request(
+        "PATCH",
+        f"/api/bookings/{booking['id']}/travelers",
+        json={"add": [{"name": "Ravi Kumar"}, {"name": "R", "phone": "12"}]},
+        headers=me,
+    )
+    assert added.status_code == 422, added.text
+    assert {e["field"] for e in added.json()["errors"]} == {"add[1].name", "add[1].phone"}
 
 
 def test_malformed_bodies_answer_the_same_422_shape(client: ApiClient, sign_in: SignIn) -> None:
@@ -277,7 +328,42 @@ def test_a_wrong_code_is_a_401_saying_how_many_attempts_are_left(client: ApiClie
     assert "attempts left" in answer.json()["detail"]
     bad = client.post("/api/v1/customer/auth/verify-otp", json={"phone": PHONE, "otp": "12ab"})
     assert bad.status_code == 422
-    assert [e["field"] for e in bad.json()["errors"]] == ["code"]
+    # the body's name for it (the library's parameter is ``code``)
+    assert [e["field"] for e in bad.json()["errors"]] == ["otp"]
+    assert bad.json()["detail"].startswith("otp: ")
+
+
+def test_the_lifecycle_call_names_its_camel_case_fields(
+    client: ApiClient,
+    staff_headers: dict[str, str],
+    book: Callable[..., dict[str, Any]],
+    sign_in: SignIn,
+) -> None:
+    """``POST /api/core/booking-lifecycle`` takes ``toStatus`` and ``expectedVersion``:
+    the library's refusals name those, as pydantic's own do, not ``to``."""
+    booking = book(sign_in(PHONE))
+    answer = client.post(
+        "/api/core/booking-lifecycle",
+        json={"bookingId": booking["id"], "toStatus": "nonsense"},
+        headers=staff_headers,
+    )
+    assert answer.status_code == 422, answer.text
+    assert [e["field"] for e in answer.json()["errors"]] == ["toStatus"]
+    malformed = client.post(
+        "/api/core/booking-lifecycle",
+        json={"bookingId": booking["id"], "toStatus": 5},
+        headers=staff_headers,
+    )
+    assert [e["field"] for e in malformed.json()["errors"]] == ["toStatus"]
+    # the advisors' route takes it as ``status``
+    advised = client.request(
+        "PATCH",
+        f"/api/advisor/bookings/{booking['id']}/status",
+        json={"status": "nonsense"},
+        headers=staff_headers,
+    )
+    assert advised.status_code == 422, advised.text
+    assert [e["field"] for e in advised.json()["errors"]] == ["status"]
 
 
 def test_an_sms_that_cannot_be_sent_is_a_502(
