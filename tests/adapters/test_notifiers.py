@@ -38,7 +38,7 @@ from bookingcore import (
 from bookingcore.domain import Booking
 from bookingcore.domain.communications import Channel, CommunicationStatus
 from bookingcore.errors import AuthenticationError, DeliveryError, ValidationError
-from bookingcore.ports.messaging import Notifier, OutgoingMessage
+from bookingcore.ports.messaging import Notifier, OutgoingMessage, SendReceipt
 from bookingcore.testing import FixedClock, SequentialIds
 from bookingcore_adapters.email import SmtpNotifier
 from bookingcore_adapters.memory import MemoryStore
@@ -485,7 +485,7 @@ class TestTwilioNotifier:
             "To": "+919876543210",
             "From": "+15005550006",
             "Body": sent.content,
-            "StatusCallback": CALLBACK,
+            "StatusCallback": f"{CALLBACK}&communication_id={sent.id}",
         }
 
     def test_a_refused_number_fails_the_message_without_retry(self, twilio: FakeTwilio) -> None:
@@ -633,6 +633,58 @@ class TestTwilioStatusCallbacks:
         second = send()  # the same record, sent again: Twilio gives the new send a new sid
         assert (second, len(twilio.requests)) == (f"SM{2:032d}", 2)
         assert callback(second, "delivered") is CommunicationStatus.DELIVERED
+
+    def test_a_callback_before_twilio_s_answer_is_recorded_finds_the_message_by_its_url(
+        self, twilio: FakeTwilio
+    ) -> None:
+        """Twilio took the message and its callback (delivered) comes before the
+        sender records the 201 answer: the URL it calls names the message, which
+        moves and takes the sid; the answer recorded next does not move it back."""
+        outcomes: list[CommunicationStatus] = []
+
+        class Racing(TwilioNotifier):
+            def send(self, message: OutgoingMessage) -> SendReceipt:
+                receipt = super().send(message)  # Twilio answered; not recorded yet
+                url = twilio.requests[-1]["form"]["StatusCallback"]
+                params = {"MessageSid": receipt.provider_message_id, "MessageStatus": "delivered"}
+                report = read_twilio_status_callback(TOKEN, url, params, _signed(params, url))
+                assert (report.status, report.communication_id) == (
+                    CommunicationStatus.DELIVERED,
+                    message.communication_id,
+                )
+                outcomes.append(
+                    core.communications.record_callback(
+                        report.message_sid,
+                        report.status,
+                        principal=TWILIO,
+                        communication_id=report.communication_id,
+                    ).status
+                )
+                return receipt
+
+        notifier = Racing(
+            ACCOUNT, TOKEN, "+15005550006", base_url=twilio.url, status_callback=CALLBACK
+        )
+        core, booking = _booked(notifier, email=None)
+        sent = core.communications.send(booking.id, "confirmation", principal=ADMIN)
+        assert outcomes == [CommunicationStatus.DELIVERED]
+        assert (sent.status, sent.provider_message_id) == (
+            CommunicationStatus.DELIVERED,
+            f"SM{1:032d}",
+        )
+
+    def test_a_forged_callback_naming_a_message_is_refused(self, twilio: FakeTwilio) -> None:
+        core, booking = _booked(_twilio_notifier(twilio), email=None)
+        sent = core.communications.send(booking.id, "confirmation", principal=ADMIN)
+        url = f"{CALLBACK}&communication_id={sent.id}"
+        params = {"MessageSid": "SMforged", "MessageStatus": "failed"}
+        with pytest.raises(AuthenticationError):
+            read_twilio_status_callback(TOKEN, url, params, _signed(params, url, token="other"))
+        with pytest.raises(AuthenticationError):
+            read_twilio_status_callback(TOKEN, url, params, _signed(params))  # signed elsewhere
+        assert core.communications.get(sent.id, principal=ADMIN).status is (
+            CommunicationStatus.SENT
+        )
 
     def test_a_forged_or_unsigned_callback_is_refused(self) -> None:
         params = {"MessageSid": "SM1", "MessageStatus": "delivered"}

@@ -10,7 +10,7 @@ from collections.abc import Callable
 import pytest
 from tests.integration._worlds import ADMIN
 
-from bookingcore import BookingCore, NotFoundError, Principal, Settings
+from bookingcore import BookingCore, NotFoundError, Principal, Settings, ValidationError
 from bookingcore.domain import Communication, CommunicationType
 from bookingcore.domain.communications import CommunicationStatus
 from bookingcore.ports.messaging import OutgoingMessage, SendReceipt
@@ -118,3 +118,157 @@ def test_a_failure_reason_with_control_characters_is_kept_readable(
     assert reported.status is CommunicationStatus.FAILED
     [stored] = shop.messages()
     assert stored.failed_reason == "550 no\ufffdsuch\ufffd mailbox\tat all"
+
+
+class Fresh:
+    """A follow-up to Mira sent once, with a report (naming the message by its own id)
+    arriving while the send is at the gateway, before its answer is recorded."""
+
+    def __init__(self, store: MemoryStore | SqlStore) -> None:
+        self.notifier = SlowNotifier()
+        self.clock = FixedClock()
+        self.core = BookingCore(
+            uow_factory=store.unit_of_work,
+            clock=self.clock,
+            ids=SequentialIds(),
+            settings=Settings(default_region="IN"),
+            notifier=self.notifier,
+        )
+        self.mira = self.core.customers.register(
+            "+919812345670", name="Mira", principal=ADMIN
+        ).customer
+
+    def send(self) -> Communication:
+        return self.core.communications.send_text(
+            self.mira.id,
+            CommunicationType.FOLLOW_UP,
+            subject="How was the trek?",
+            body="Tell us about it.",
+            principal=ADMIN,
+        )
+
+    def at_the_gateway(self) -> Communication:
+        [pending] = self.core.communications.for_customer(self.mira.id, principal=ADMIN)
+        assert pending.status is CommunicationStatus.PENDING
+        return pending
+
+    def report(self, sid: str, status: str, communication: Communication | None) -> Communication:
+        return self.core.communications.record_callback(
+            sid,
+            status,
+            principal=GATEWAY,
+            communication_id=None if communication is None else communication.id,
+        )
+
+
+def test_a_report_before_the_send_s_answer_finds_the_message_by_its_own_id(
+    any_store: MemoryStore | SqlStore,
+) -> None:
+    """The provider reports (delivered) before the sender records its answer: the
+    report moves the message and gives it the provider id; the answer that follows
+    does not move it back."""
+    shop = Fresh(any_store)
+    early: list[Communication] = []
+
+    def report() -> None:
+        pending = shop.at_the_gateway()
+        with pytest.raises(NotFoundError):  # without the id: not found, as before
+            shop.report("msg-1", "delivered", None)
+        early.append(shop.report("msg-1", "delivered", pending))
+
+    shop.notifier.meanwhile = report
+    sent = shop.send()
+    [reported] = early
+    assert (reported.status, reported.provider_message_id) == (
+        CommunicationStatus.DELIVERED,
+        "msg-1",
+    )
+    assert (sent.id, sent.status, sent.provider_message_id) == (
+        reported.id,
+        CommunicationStatus.DELIVERED,
+        "msg-1",
+    )
+    [stored] = shop.core.communications.for_customer(shop.mira.id, principal=ADMIN)
+    assert (stored.status, stored.provider_message_id) == (CommunicationStatus.DELIVERED, "msg-1")
+    assert (stored.sending_since, stored.sending_claim) == (None, None)
+    # Later reports find it by the provider id, with or without the communication id.
+    assert shop.report("msg-1", "opened", None).status is CommunicationStatus.OPENED
+    assert shop.report("msg-1", "sent", stored).status is CommunicationStatus.OPENED
+
+
+def test_a_report_heals_a_message_whose_sender_died_after_the_provider_took_it(
+    any_store: MemoryStore | SqlStore,
+) -> None:
+    """The sender died at the gateway (the provider took the message, its answer was
+    never recorded): the message would stay pending; the report moves it on, and the
+    stalled-message job no longer sends it again."""
+    shop = Fresh(any_store)
+
+    def die() -> None:
+        raise SystemExit  # the process ends while the provider holds the message
+
+    shop.notifier.meanwhile = die
+    with pytest.raises(SystemExit):
+        shop.send()
+    pending = shop.at_the_gateway()
+    assert pending.provider_message_id is None
+    healed = shop.report("SM-taken", "delivered", pending)
+    assert (healed.id, healed.status, healed.provider_message_id) == (
+        pending.id,
+        CommunicationStatus.DELIVERED,
+        "SM-taken",
+    )
+    assert healed.sending_since is None
+    assert shop.report("SM-taken", "sent", None).status is CommunicationStatus.DELIVERED
+    shop.clock.advance(days=1)
+    assert shop.core.communications.resend_stalled(principal=ADMIN) == []
+    assert shop.notifier.sent == []
+
+
+def test_a_report_naming_a_message_with_another_provider_id_is_not_applied(
+    any_store: MemoryStore | SqlStore,
+) -> None:
+    """The communication id names a message the provider answered with another id: the
+    report is not about it, and it is not found (NotFoundError), the message unchanged."""
+    shop = Fresh(any_store)
+    sent = shop.send()
+    assert (sent.status, sent.provider_message_id) == (CommunicationStatus.SENT, "msg-1")
+    with pytest.raises(NotFoundError):
+        shop.report("msg-other", "failed", sent)
+    [stored] = shop.core.communications.for_customer(shop.mira.id, principal=ADMIN)
+    assert (stored.status, stored.provider_message_id) == (CommunicationStatus.SENT, "msg-1")
+
+
+def test_a_report_naming_a_message_sent_again_with_another_id_is_not_applied(
+    any_store: MemoryStore | SqlStore,
+) -> None:
+    """A failed message sent again keeps its earlier send's id until the new answer: a
+    report naming it with another sid changes nothing (as before, the new send's
+    reports find it once its answer is recorded)."""
+    shop = Shop(any_store)
+    refused: list[type[Exception]] = []
+
+    def report() -> None:
+        with pytest.raises(NotFoundError) as caught:
+            shop.core.communications.record_callback(
+                "msg-2", "delivered", principal=GATEWAY, communication_id=shop.first.id
+            )
+        refused.append(caught.type)
+
+    shop.notifier.meanwhile = report
+    shop.follow_up()
+    assert refused == [NotFoundError]
+    [again] = shop.messages()
+    assert (again.status, again.provider_message_id) == (CommunicationStatus.SENT, "msg-2")
+
+
+def test_a_communication_id_that_is_no_uuid_is_refused(any_store: MemoryStore | SqlStore) -> None:
+    shop = Fresh(any_store)
+    with pytest.raises(ValidationError) as caught:
+        shop.core.communications.record_callback(
+            "msg-1",
+            "delivered",
+            principal=GATEWAY,
+            communication_id="not-a-uuid",  # type: ignore[arg-type]
+        )
+    assert caught.value.errors[0].field == "communication_id"

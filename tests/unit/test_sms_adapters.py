@@ -15,18 +15,20 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 from urllib.parse import parse_qs
+from uuid import UUID
 
 import httpx
 import pytest
 
 from bookingcore.domain.communications import CommunicationStatus
 from bookingcore.domain.values import PhoneNumber
-from bookingcore.errors import DeliveryError, ValidationError
+from bookingcore.errors import AuthenticationError, DeliveryError, ValidationError
 from bookingcore.ports.messaging import SendReceipt
 from bookingcore.ports.security import SmsSender
 from bookingcore_adapters.sms import (
     ConsoleSmsSender,
     TwilioSmsSender,
+    read_twilio_status_callback,
     twilio_status,
     verify_twilio_signature,
 )
@@ -236,6 +238,33 @@ class TestTwilioSend:
             "StatusCallback": callback,
         }
 
+    @pytest.mark.parametrize(
+        ("configured", "called"),
+        [
+            ("https://example.com/hooks/twilio", "https://example.com/hooks/twilio?{p}"),
+            (
+                "https://example.com/hooks/twilio?tenant=7&x=a%20b",
+                "https://example.com/hooks/twilio?tenant=7&x=a%20b&{p}",
+            ),
+            ("https://example.com/hooks/twilio?", "https://example.com/hooks/twilio?{p}"),
+            ("https://example.com/hooks/twilio#top", "https://example.com/hooks/twilio?{p}#top"),
+        ],
+    )
+    def test_the_status_callback_names_the_communication_after_the_query_it_has(
+        self, twilio: TwilioServer, configured: str, called: str
+    ) -> None:
+        communication_id = UUID("12345678-1234-5678-1234-567812345678")
+        with TwilioSmsSender(
+            ACCOUNT, TOKEN, FROM, base_url=twilio.base_url, status_callback=configured
+        ) as sender:
+            sender.send_sms(OK, "Booking confirmed", communication_id=communication_id)
+            sender.send_sms(OK, "Booking confirmed")  # no id: the URL as configured
+        param = f"communication_id={communication_id}"
+        assert [r["form"]["StatusCallback"] for r in twilio.requests] == [
+            called.format(p=param),
+            configured,
+        ]
+
     def test_a_wrong_token_is_refused_by_the_server_and_not_retryable(
         self, twilio: TwilioServer
     ) -> None:
@@ -444,3 +473,40 @@ class TestVerifyTwilioSignature:
         assert verify_twilio_signature(TOKEN, with_port, self.PARAMS, signed_without)
         other_port = "https://hooks.example.com:8443/twilio/status?booking=b-1"
         assert not verify_twilio_signature(TOKEN, other_port, self.PARAMS, signed_without)
+
+
+class TestReadTwilioStatusCallback:
+    ID = "12345678-1234-5678-1234-567812345678"
+    URL = f"https://hooks.example.com/twilio/status?tenant=7&communication_id={ID}"
+    PARAMS: ClassVar[dict[str, str]] = {"MessageSid": "SM0123", "MessageStatus": "delivered"}
+
+    def test_gives_back_the_communication_id_of_the_signed_url(self) -> None:
+        signature = independent_signature(TOKEN, self.URL, self.PARAMS)
+        report = read_twilio_status_callback(TOKEN, self.URL, self.PARAMS, signature)
+        assert (report.message_sid, report.status, report.communication_id) == (
+            "SM0123",
+            CommunicationStatus.DELIVERED,
+            UUID(self.ID),
+        )
+        plain = "https://hooks.example.com/twilio/status?tenant=7"
+        signed = independent_signature(TOKEN, plain, self.PARAMS)
+        assert (
+            read_twilio_status_callback(TOKEN, plain, self.PARAMS, signed).communication_id is None
+        )
+
+    def test_the_signature_is_checked_before_the_id_is_read(self) -> None:
+        signed_without_id = independent_signature(
+            TOKEN, "https://hooks.example.com/twilio/status?tenant=7", self.PARAMS
+        )
+        for url in (self.URL, "https://hooks.example.com/twilio/status?communication_id=junk"):
+            with pytest.raises(AuthenticationError):
+                read_twilio_status_callback(TOKEN, url, self.PARAMS, signed_without_id)
+            with pytest.raises(AuthenticationError):
+                read_twilio_status_callback(TOKEN, url, self.PARAMS, None)
+
+    def test_a_signed_url_whose_id_is_no_uuid_is_refused(self) -> None:
+        url = "https://hooks.example.com/twilio/status?communication_id=junk"
+        signature = independent_signature(TOKEN, url, self.PARAMS)
+        with pytest.raises(ValidationError) as caught:
+            read_twilio_status_callback(TOKEN, url, self.PARAMS, signature)
+        assert caught.value.errors[0].field == "communication_id"

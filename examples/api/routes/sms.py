@@ -4,9 +4,15 @@ The app takes callbacks only when :func:`~examples.api.create_app` was given the
 account's auth token (``twilio_auth_token``); without it every callback is
 refused (401). Point Twilio's ``StatusCallback`` at this route's full public URL:
 the signature covers it, so behind a proxy pass ``twilio_callback_url``.
+``TwilioNotifier`` adds the message's ``communication_id`` to that URL's query,
+and the query of the request is the one Twilio signed: it is kept (after the
+configured URL's scheme, host and path), and the id it names finds a message
+whose sid is not recorded yet.
 """
 
 from __future__ import annotations
+
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
@@ -41,7 +47,7 @@ async def twilio_status_callback(request: Request, core: Core) -> SmsStatusOut:
         raise AuthenticationError("this host takes no Twilio callbacks")
     form = await request.form()
     params = {key: value for key, value in form.items() if isinstance(value, str)}
-    url = request.app.state.twilio_callback_url or str(request.url)
+    url = _called_url(request)
     report = read_twilio_status_callback(
         token, url, params, request.headers.get("x-twilio-signature")
     )
@@ -53,5 +59,19 @@ async def twilio_status_callback(request: Request, core: Core) -> SmsStatusOut:
         report.status,
         principal=Principal.webhook("twilio"),
         reason=report.reason,
+        communication_id=report.communication_id,
     )
     return SmsStatusOut(communication_id=str(logged.id), status=logged.status.value)
+
+
+def _called_url(request: Request) -> str:
+    """The URL Twilio called: the configured public one (behind a proxy), with the
+    query of this request (the communication id the notifier added), else the
+    request's own URL."""
+    configured: str | None = request.app.state.twilio_callback_url
+    if configured is None:
+        return str(request.url)
+    query = request.url.query
+    if not query:
+        return configured
+    return urlsplit(configured)._replace(query=query, fragment="").geturl()

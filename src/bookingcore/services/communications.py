@@ -659,6 +659,7 @@ class CommunicationService:
         principal: Principal,
         at: datetime | None = None,
         reason: str | None = None,
+        communication_id: CommunicationId | None = None,
     ) -> Communication:
         """A delivery callback from the provider, found by its message id.
 
@@ -667,21 +668,58 @@ class CommunicationService:
         (the new send's id is recorded with its answer), and a late or repeated
         report about that send (its failure, once more) says nothing about this one.
 
+        ``communication_id`` is the message the callback itself names, when the
+        provider gives it back (Twilio's ``StatusCallback`` URL carries it, see
+        :class:`~bookingcore_adapters.sms.TwilioNotifier`). No message has the
+        provider id yet when the report comes before the send's answer is recorded
+        (the provider reports asynchronously, the sender commits slowly) or when the
+        sender died after the provider took the message: the message of that id is
+        then found, and when it has no provider id of its own, the report moves it
+        forward as usual (a pending message too) and its provider id becomes
+        ``provider_message_id``, so later reports and the send's own answer agree
+        (that answer moves it forward only). One that has another provider id (a
+        message sent again, while its new send is on its way) is not the one
+        reported on: ``NotFoundError``, as without ``communication_id``. Pass only
+        an id taken from a report whose signature was checked.
+
         Raises:
-            NotFoundError: no message has this provider id.
+            NotFoundError: no message has this provider id (nor, with
+                ``communication_id``, is that message one without a provider id).
             PermissionDeniedError: as :meth:`record_status`.
             ValidationError: an unknown status, or a provider message id that is
-                not text or holds control characters; on ``at`` when naive.
+                not text or holds control characters; on ``communication_id`` when
+                not a UUID; on ``at`` when naive.
+
+        .. versionchanged:: 0.4
+           ``communication_id``.
         """
         check_text(provider_message_id, "provider_message_id")
+        named_id: object = communication_id  # a caller's value: checked, not trusted
+        if named_id is not None and not isinstance(named_id, UUID):
+            msg = "must be a communication id (a UUID)"
+            raise ValidationError.single("communication_id", msg, "invalid")
+        unanswered: list[Communication] = []
+
+        def find(uow: UnitOfWork) -> Communication | None:
+            found = uow.communications.get_by_provider_message_id(provider_message_id)
+            if found is not None or communication_id is None:
+                return found
+            named = uow.communications.get(communication_id)
+            if named is None or named.provider_message_id is not None:
+                return None  # unknown, or another send's (another provider's) message
+            unanswered.append(named)
+            return named
+
         return self._report(
-            lambda uow: uow.communications.get_by_provider_message_id(provider_message_id),
+            find,
             provider_message_id,
             status,
             principal=principal,
             at=at,
             reason=reason,
             earlier_send_if_pending=True,
+            unanswered=unanswered,
+            provider_message_id=provider_message_id,
         )
 
     def _report(
@@ -694,7 +732,16 @@ class CommunicationService:
         at: datetime | None,
         reason: str | None,
         earlier_send_if_pending: bool = False,
+        unanswered: Sequence[Communication] = (),
+        provider_message_id: str | None = None,
     ) -> Communication:
+        """Apply a report to the message ``find`` gives (``key`` names it when none).
+
+        With ``earlier_send_if_pending``, a pending message is returned as it is
+        (the report is about an earlier send), unless ``find`` put it in
+        ``unanswered``: found by its own id with no provider id yet, the report is
+        about the send on its way, and ``provider_message_id`` becomes its own.
+        """
         self._require_reporter(principal)
         if at is not None:
             at = ensure_aware(at, "at")
@@ -702,10 +749,22 @@ class CommunicationService:
             communication = find(tx.uow)
             if communication is None:
                 raise NotFoundError("communication", key)
-            if earlier_send_if_pending and communication.status is CommunicationStatus.PENDING:
+            answered = not any(found is communication for found in unanswered)
+            if (
+                earlier_send_if_pending
+                and answered
+                and communication.status is CommunicationStatus.PENDING
+            ):
                 _choice(CommunicationStatus, status, "status")  # still refuse nonsense
                 return communication  # a report about the send before this one
-            self._apply(tx, communication, status, at=at, reason=reason)
+            self._apply(
+                tx,
+                communication,
+                status,
+                at=at,
+                reason=reason,
+                provider_message_id=None if answered else provider_message_id,
+            )
             tx.commit()
             return communication
 

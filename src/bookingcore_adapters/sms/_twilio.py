@@ -17,13 +17,14 @@ import hmac
 import logging
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
+from uuid import UUID
 
 import attrs
 import httpx
 
 from bookingcore.domain.communications import Channel, CommunicationStatus
-from bookingcore.domain.values import PhoneNumber
+from bookingcore.domain.values import CommunicationId, PhoneNumber
 from bookingcore.errors import AuthenticationError, DeliveryError, ValidationError
 from bookingcore.ports.messaging import OutgoingMessage, SendReceipt
 from bookingcore_adapters._http import OwnedClient, json_object, retryable_status
@@ -39,6 +40,8 @@ __all__ = [
 
 _CHANNEL = "sms"
 _MAX_REASON = 300
+#: The query parameter a message's ``StatusCallback`` URL names its communication by.
+_COMMUNICATION_PARAM = "communication_id"
 
 #: Twilio message statuses and what they mean for the communications log.
 _STATUSES: Mapping[str, CommunicationStatus] = {
@@ -70,6 +73,32 @@ def twilio_status(status: str) -> CommunicationStatus | None:
     .. versionadded:: 0.1
     """
     return _STATUSES.get(status.strip().lower())
+
+
+def _callback_url(configured: str, communication_id: UUID) -> str:
+    """``configured`` with ``communication_id=<id>`` added to its query, which is
+    otherwise kept as written (before any fragment)."""
+    head, hash_mark, fragment = configured.partition("#")
+    joiner = "&" if "?" in head else "?"
+    if head.endswith(("?", "&")):
+        joiner = ""
+    return f"{head}{joiner}{_COMMUNICATION_PARAM}={communication_id}{hash_mark}{fragment}"
+
+
+def _callback_communication(url: str) -> CommunicationId | None:
+    """The communication id the callback URL carries (its last ``communication_id``)."""
+    given = [
+        value
+        for name, value in parse_qsl(urlsplit(url).query, keep_blank_values=True)
+        if name == _COMMUNICATION_PARAM
+    ]
+    if not given:
+        return None
+    try:
+        return CommunicationId(UUID(given[-1]))
+    except ValueError:
+        msg = "the callback URL's communication_id is not a communication id"
+        raise ValidationError.single(_COMMUNICATION_PARAM, msg, "invalid") from None
 
 
 def _signature(auth_token: str, url: str, params: Mapping[str, str]) -> bytes:
@@ -224,8 +253,21 @@ class TwilioSmsSender(OwnedClient):
     def __repr__(self) -> str:
         return f"TwilioSmsSender(account_sid={self._account_sid!r}, url={self._url!r})"
 
-    def send_sms(self, to: PhoneNumber, body: str, *, reference: str | None = None) -> SendReceipt:
+    def send_sms(
+        self,
+        to: PhoneNumber,
+        body: str,
+        *,
+        reference: str | None = None,
+        communication_id: UUID | None = None,
+    ) -> SendReceipt:
         """Ask Twilio to send ``body`` to ``to``.
+
+        With ``communication_id`` (the logged message's id) and a
+        ``status_callback``, the message's ``StatusCallback`` is that URL with
+        ``communication_id=<id>`` added to its query (the query it has is kept), so
+        its status callbacks name the message even before its sid is recorded
+        (:attr:`TwilioStatusReport.communication_id`).
 
         Returns:
             Twilio's message sid and its status (``queued``, ``accepted`` and
@@ -234,10 +276,17 @@ class TwilioSmsSender(OwnedClient):
         Raises:
             DeliveryError: Twilio refused the message or could not be reached;
                 ``retryable`` tells whether trying again may help.
+
+        .. versionchanged:: 0.4
+           ``communication_id``.
         """
         form = {"To": to.e164, self._sender[0]: self._sender[1], "Body": body}
         if self._status_callback:
-            form["StatusCallback"] = self._status_callback
+            form["StatusCallback"] = (
+                self._status_callback
+                if communication_id is None
+                else _callback_url(self._status_callback, communication_id)
+            )
         label = f"{to.masked()}" + (f" (reference {reference})" if reference else "")
         try:
             response = self._client.post(
@@ -302,7 +351,12 @@ class TwilioNotifier:
     ``To``, ``From`` or ``MessagingServiceSid``, ``Body``, ``StatusCallback``,
     basic auth), answered with the message's ``sid`` (the provider message id
     that :func:`read_twilio_status_callback` reports on) and ``status``. The
-    communication id goes along as the reference in the log.
+    communication id goes along as the reference in the log, and in the
+    ``StatusCallback`` URL's query (``communication_id=<id>``, after any query
+    the configured URL has): Twilio signs the URL it calls, query included, and
+    :func:`read_twilio_status_callback` gives the id back, so a callback that
+    arrives before the answer's sid is recorded (or for a message whose sender
+    died before recording it) still finds its message.
 
     Messages on other channels, and recipients that are not phone numbers,
     fail without a request (not retryable).
@@ -317,6 +371,8 @@ class TwilioNotifier:
             ``status_callback``, ``logger``).
 
     .. versionadded:: 0.2
+    .. versionchanged:: 0.4
+       The ``StatusCallback`` URL carries the communication id.
     """
 
     def __init__(
@@ -352,7 +408,12 @@ class TwilioNotifier:
             to = PhoneNumber.parse(message.recipient, field="recipient")
         except ValidationError as exc:
             raise DeliveryError(f"not a phone number: {exc}", channel=_CHANNEL) from None
-        return self.sender.send_sms(to, message.body, reference=str(message.communication_id))
+        return self.sender.send_sms(
+            to,
+            message.body,
+            reference=str(message.communication_id),
+            communication_id=message.communication_id,
+        )
 
     def close(self) -> None:
         """Close the sender's HTTP client if it created one."""
@@ -370,15 +431,22 @@ class TwilioStatusReport:
     status that means nothing to the log, such as ``receiving``);
     ``twilio_status`` is Twilio's own word (``queued``, ``sent``,
     ``delivered``, ``undelivered``, ``failed``, ...); ``reason`` says why an
-    undelivered or failed message failed (``undelivered (30003)``).
+    undelivered or failed message failed (``undelivered (30003)``);
+    ``communication_id`` is the logged message the callback URL names (its
+    ``communication_id`` query parameter, which :class:`TwilioNotifier` adds),
+    ``None`` when it names none: pass it on to
+    :meth:`~bookingcore.services.CommunicationService.record_callback`.
 
     .. versionadded:: 0.2
+    .. versionchanged:: 0.4
+       ``communication_id``.
     """
 
     message_sid: str
     twilio_status: str
     status: CommunicationStatus | None
     reason: str | None = None
+    communication_id: CommunicationId | None = None
 
 
 def read_twilio_status_callback(
@@ -386,25 +454,32 @@ def read_twilio_status_callback(
 ) -> TwilioStatusReport:
     """Check a status callback's ``X-Twilio-Signature`` and read what it reports.
 
-    Pass the full URL Twilio called (as configured in ``StatusCallback``),
-    the form parameters of the POST, and the header. Then move the
-    communication forward with what it returns::
+    Pass the full URL Twilio called (the message's ``StatusCallback``, its
+    query included), the form parameters of the POST, and the header. Then move
+    the communication forward with what it returns::
 
         report = read_twilio_status_callback(token, url, form, headers.get("X-Twilio-Signature"))
         if report.status is not None:
             core.communications.record_callback(
                 report.message_sid, report.status,
                 principal=Principal.webhook("twilio"), reason=report.reason,
+                communication_id=report.communication_id,
             )
 
     The log only moves forward: a late ``sent`` after ``delivered`` changes
     nothing, and ``failed`` after ``delivered`` is ignored.
 
+    The signature is checked first; only then is anything read, the URL's
+    ``communication_id`` included (the signature covers it).
+
     Raises:
         AuthenticationError: the signature is missing or does not match.
-        ValidationError: on ``MessageSid`` or ``MessageStatus`` when missing.
+        ValidationError: on ``MessageSid`` or ``MessageStatus`` when missing; on
+            ``communication_id`` when the URL's is not a communication id.
 
     .. versionadded:: 0.2
+    .. versionchanged:: 0.4
+       The report's ``communication_id``, from the URL's query.
     """
     if not verify_twilio_signature(auth_token, url, params, signature):
         msg = "the X-Twilio-Signature header does not match this request"
@@ -423,4 +498,5 @@ def read_twilio_status_callback(
         reason = (
             raw.strip().lower() + (f" ({code})" if code else "") + (f": {detail}" if detail else "")
         )
-    return TwilioStatusReport(sid, raw.strip().lower(), status, reason)
+    communication_id = _callback_communication(url)
+    return TwilioStatusReport(sid, raw.strip().lower(), status, reason, communication_id)

@@ -31,7 +31,7 @@ from bookingcore import (
 )
 from bookingcore.domain import Slot, WebhookDelivery, WebhookTopic
 from bookingcore.services import BookedItem
-from bookingcore.testing import FakePaymentProvider, FixedClock
+from bookingcore.testing import FakePaymentProvider, FixedClock, RecordingNotifier
 from examples.api import create_app
 
 SignIn = Callable[[str], dict[str, str]]
@@ -803,6 +803,79 @@ def test_twilio_status_callbacks_move_the_message_log(
             twilio.close()
     log = client.get(f"/api/admin/bookings/{booking['id']}/communications", headers=staff_headers)
     assert log.json()[0]["status"] == "delivered"
+
+
+def test_a_twilio_callback_naming_its_message_in_the_url_heals_one_without_a_sid(
+    api_core: BookingCore,
+    client: ApiClient,
+    notifier: RecordingNotifier,
+    sign_in: SignIn,
+    book: Book,
+    staff_headers: dict[str, str],
+) -> None:
+    """The send timed out (logged failed, no sid) though Twilio took the message: its
+    callback names the message in the URL's query (``communication_id``), signed with
+    the rest of the URL, and the route finds it, directly or behind a proxy."""
+    asha = sign_in("+919876543210")
+    booking = book(asha)
+    log_url = f"/api/admin/bookings/{booking['id']}/communications"
+    token = "twilio-auth-token-for-tests"
+    path = "/api/sms/twilio/status"
+    public = "https://bookings.example.com/hooks/twilio?tenant=7"
+    for app, called in (
+        (create_app(api_core, twilio_auth_token=token), "http://testserver{path}?{query}"),
+        (
+            create_app(api_core, twilio_auth_token=token, twilio_callback_url=public),
+            "https://bookings.example.com/hooks/twilio?{query}",
+        ),
+    ):
+        notifier.fail_next(1, "twilio unreachable: ReadTimeout")
+        failed = client.post(
+            f"/api/admin/bookings/{booking['id']}/send-email",
+            json={"type": "confirmation", "channel": "sms"},
+            headers=staff_headers,
+        )
+        assert failed.status_code >= 400, failed.text
+        message = client.get(log_url, headers=staff_headers).json()[-1]
+        assert message["status"] == "failed"
+        query = f"tenant=7&communication_id={message['id']}"
+        sid = f"SM-{message['id'][-12:]}"
+        form = {"MessageSid": sid, "MessageStatus": "delivered"}
+        url = called.format(path=path, query=query)
+        with start_blocking_portal() as portal:
+            twilio = ApiClient(app, portal)
+            try:
+                unsigned_query = twilio.post(
+                    f"{path}?{query}",
+                    data=form,
+                    headers={
+                        "X-Twilio-Signature": _twilio_signature(
+                            token, f"http://testserver{path}", form
+                        )
+                    },
+                )
+                assert unsigned_query.status_code == 401  # the signature covers the query
+                done = twilio.post(
+                    f"{path}?{query}",
+                    data=form,
+                    headers={"X-Twilio-Signature": _twilio_signature(token, url, form)},
+                )
+                # The sid is the message's now: a report naming only the sid finds it.
+                opened = {"MessageSid": sid, "MessageStatus": "read"}
+                plain = called.format(path=path, query="tenant=7")
+                by_sid = twilio.post(
+                    f"{path}?tenant=7",
+                    data=opened,
+                    headers={"X-Twilio-Signature": _twilio_signature(token, plain, opened)},
+                )
+            finally:
+                twilio.close()
+        assert done.status_code == 200, done.text
+        assert done.json() == {"communication_id": message["id"], "status": "delivered"}
+        assert by_sid.status_code == 200, by_sid.text
+        assert by_sid.json() == {"communication_id": message["id"], "status": "opened"}
+        healed = client.get(log_url, headers=staff_headers).json()[-1]
+        assert healed["status"] == "opened"
 
 
 def test_the_join_routes_share_one_call_but_only_staff_set_a_priority(
