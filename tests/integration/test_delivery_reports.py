@@ -5,7 +5,10 @@ change nothing."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import pytest
 from tests.integration._worlds import ADMIN
@@ -272,3 +275,31 @@ def test_a_communication_id_that_is_no_uuid_is_refused(any_store: MemoryStore | 
             communication_id="not-a-uuid",  # type: ignore[arg-type]
         )
     assert caught.value.errors[0].field == "communication_id"
+
+
+def test_a_late_report_reads_what_a_concurrent_one_wrote_never_writes_over_it(
+    any_store: MemoryStore | SqlStore,
+) -> None:
+    """Two reports about one message at once (two app servers taking the gateway's
+    callbacks, or a report and the sender's answer): the message is locked while a
+    report is applied, so the later one reads what the first committed, and a late
+    failure report never overwrites a delivery (it read the message as sent, before)."""
+    shop = Shop(any_store)
+    shop.follow_up()  # the second send, msg-2: sent
+    answers: list[Communication] = []
+    with any_store.unit_of_work() as uow:
+        held = uow.communications.get_for_update(shop.first.id)
+        assert held is not None
+        assert held.status is CommunicationStatus.SENT
+        held.record(CommunicationStatus.DELIVERED, datetime.now(UTC))
+        late = threading.Thread(
+            target=lambda: answers.append(shop.report("msg-2", "failed", reason="30003"))
+        )
+        late.start()
+        time.sleep(0.3)  # the late report is on its way meanwhile
+        uow.commit()
+    late.join(10)
+    assert not late.is_alive()
+    assert [a.status for a in answers] == [CommunicationStatus.DELIVERED]
+    [stored] = shop.messages()
+    assert stored.status is CommunicationStatus.DELIVERED

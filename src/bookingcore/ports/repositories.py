@@ -807,6 +807,14 @@ class CommunicationRepository(Protocol):
     def get_by_provider_message_id(self, provider_message_id: str) -> Communication | None:
         """The message the provider knows by this id (for delivery callbacks)."""
 
+    def get_for_update(self, communication_id: CommunicationId) -> Communication | None:
+        """The message with this id, read as stored now and locked until the unit of work
+        ends: delivery reports and the sender's answer about one message are applied one
+        after the other, each to what the other wrote.
+
+        .. versionadded:: 0.4
+        """
+
     def requeue_failed(
         self, communication_id: CommunicationId, *, at: datetime | None = None
     ) -> bool:

@@ -643,7 +643,7 @@ class CommunicationService:
             ValidationError: an unknown status; on ``at`` when naive.
         """
         return self._report(
-            lambda uow: uow.communications.get(communication_id),
+            lambda uow: uow.communications.get_for_update(communication_id),
             communication_id,
             status,
             principal=principal,
@@ -701,13 +701,18 @@ class CommunicationService:
         unanswered: list[Communication] = []
 
         def find(uow: UnitOfWork) -> Communication | None:
+            # Locked, and read again under the lock: the sender may be recording its
+            # answer (the provider's id) at this very moment, or another report.
             found = uow.communications.get_by_provider_message_id(provider_message_id)
-            if found is not None or communication_id is None:
-                return found
-            named = uow.communications.get(communication_id)
-            if named is None or named.provider_message_id is not None:
+            if found is not None:
+                return uow.communications.get_for_update(found.id)
+            if communication_id is None:
+                return None
+            named = uow.communications.get_for_update(communication_id)
+            if named is None or named.provider_message_id not in (None, provider_message_id):
                 return None  # unknown, or another send's (another provider's) message
-            unanswered.append(named)
+            if named.provider_message_id is None:
+                unanswered.append(named)
             return named
 
         return self._report(
@@ -1264,7 +1269,7 @@ class CommunicationService:
                 failure = exc
         with self._ctx.transaction() as tx:
             holder = tx.uow.communications.settle_claim(communication_id, claim)
-            stored = tx.uow.communications.get(communication_id)
+            stored = tx.uow.communications.get_for_update(communication_id)
             assert stored is not None
             for device_id, reason in gone.items():
                 device = tx.uow.push_devices.get(device_id)

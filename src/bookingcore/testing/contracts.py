@@ -2552,6 +2552,34 @@ class CommunicationRepositoryContract(_Base):
             assert reread.delivered_at == T0 + timedelta(minutes=9)
             assert uow.communications.get_by_provider_message_id("SM9") == reread
 
+    @requires("concurrent_units_of_work")
+    def test_a_message_locked_is_read_as_the_unit_of_work_before_it_left_it(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        """``get_for_update`` waits for a unit of work that holds the message and reads
+        what it committed: two delivery reports never write over each other."""
+        booking = _stored_booking(uow_factory, make)
+        message = self._message(booking, 1, provider_message_id="SM1")
+        _committed(uow_factory, "communications", message)
+        with uow_factory() as uow:
+            assert uow.communications.get_for_update(CommunicationId(uuid4())) is None
+        reports = [("sent", 2), ("delivered", 3), ("opened", 4), ("failed", 5)]
+
+        def report(which: tuple[str, int]) -> None:
+            status, minutes = which
+            with uow_factory() as uow:
+                locked = uow.communications.get_for_update(message.id)
+                assert locked is not None
+                locked.record(status, T0 + timedelta(minutes=minutes))
+                uow.commit()
+
+        _race(report, reports)
+        with uow_factory() as uow:
+            stored = uow.communications.get(message.id)
+            assert stored is not None
+            # Forward only, whatever order they ran in: the furthest status wins.
+            assert stored.status.value == "opened"
+
     @pytest.mark.parametrize("key", ["dedupe_key", "provider_message_id"])
     def test_dedupe_key_and_provider_id_are_unique(
         self, uow_factory: UnitOfWorkFactory, make: Builder, key: str

@@ -1089,6 +1089,9 @@ class _CommunicationRepository(_Repository[Communication]):
     def get_by_provider_message_id(self, provider_message_id: str) -> Communication | None:
         return self._unique("provider_message_id", provider_message_id)
 
+    def get_for_update(self, communication_id: CommunicationId) -> Communication | None:
+        return self._locked(communication_id)
+
     def requeue_failed(
         self, communication_id: CommunicationId, *, at: datetime | None = None
     ) -> bool:

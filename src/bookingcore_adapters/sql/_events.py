@@ -827,6 +827,9 @@ class CommunicationRepository(Repository[Communication]):
             "provider_message_id", provider_message_id, lambda c: c.provider_message_id
         )
 
+    def get_for_update(self, communication_id: CommunicationId) -> Communication | None:
+        return self._session.lock(self._mapper, communication_id)
+
     def requeue_failed(
         self, communication_id: CommunicationId, *, at: datetime | None = None
     ) -> bool:
