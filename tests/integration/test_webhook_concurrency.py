@@ -15,7 +15,7 @@ from tests.integration._partner_webhooks import ADMIN, webhook_world
 
 from bookingcore import BookingCore, Settings
 from bookingcore._clock import SystemClock
-from bookingcore.domain import WebhookDeliveryStatus
+from bookingcore.domain import WebhookDeliveryStatus, WebhookRetryPolicy
 from bookingcore.domain.queries import PageRequest
 from bookingcore.services import WebhookSettings
 from bookingcore.testing import RecordingWebhookSender
@@ -111,9 +111,11 @@ def test_a_worker_process_killed_mid_send_leaves_the_webhook_to_the_next_after_i
     pg_store: SqlStore, postgres_url: str, postgres_schema: str
 ) -> None:
     """The worker's request reached the partner, then the worker got SIGKILL before it
-    could write the answer down: once the claim's lease ends another worker sends the
-    webhook again, with the same webhook-id (the receiver drops the copy), and logs it."""
+    could write the answer down: once the claim's lease ends the unanswered attempt is
+    logged as lost (a failure), and after the backoff another worker sends the webhook
+    again, with the same webhook-id (the receiver drops the copy), and logs it."""
     lease = timedelta(seconds=8)  # long enough to look before it ends on a busy machine
+    retry = WebhookRetryPolicy(first_delay=timedelta(seconds=1), jitter=0)
     with webhook_receiver() as receiver:
         core = BookingCore(
             uow_factory=pg_store.unit_of_work,
@@ -145,12 +147,13 @@ def test_a_worker_process_killed_mid_send_leaves_the_webhook_to_the_next_after_i
                 uow_factory=pg_store.unit_of_work,
                 clock=SystemClock(),
                 webhook_sender=sender,
-                webhook_settings=WebhookSettings(lease=lease),
+                webhook_settings=WebhookSettings(lease=lease, retry=retry),
             )
             assert after.webhooks.deliver_due().claimed == 0  # the dead worker's lease holds
-            time.sleep(max(0.0, lease.total_seconds() + 0.2 - (time.monotonic() - killed_at)))
+            wait = lease + retry.first_delay  # then the lost attempt's backoff
+            time.sleep(max(0.0, wait.total_seconds() + 0.2 - (time.monotonic() - killed_at)))
             report = after.webhooks.deliver_due()
-        assert (report.claimed, report.delivered) == (1, 1)
+        assert (report.lost, report.claimed, report.delivered) == (1, 1, 1)
 
         first, second = receiver.received
         assert first.headers["webhook-id"] == second.headers["webhook-id"]
@@ -159,4 +162,6 @@ def test_a_worker_process_killed_mid_send_leaves_the_webhook_to_the_next_after_i
         [delivery] = core.webhooks.list(principal=ADMIN).items
         assert (delivery.status, delivery.attempts) == (WebhookDeliveryStatus.DELIVERED, 2)
         attempts = core.webhooks.attempts(delivery.id, principal=ADMIN)
-        assert [(a.number, a.status_code) for a in attempts] == [(2, 200)]
+        assert [(a.number, a.status_code) for a in attempts] == [(1, None), (2, 200)]
+        assert attempts[0].error is not None
+        assert "never reported back" in attempts[0].error

@@ -65,12 +65,90 @@ def test_a_worker_killed_after_its_claim_leaves_the_webhook_to_the_next_after_th
     clock.advance(lease - timedelta(seconds=1))
     assert world.core.webhooks.deliver_due().claimed == 0
     clock.advance(timedelta(seconds=1))
+    report = world.core.webhooks.deliver_due()  # the unanswered claim is a failed attempt
+    assert (report.lost, report.claimed) == (1, 0)
+    clock.advance(RETRY.first_delay)  # then the backoff
     assert world.core.webhooks.deliver_due().delivered == 1
     [sent] = sender.sent
     assert (sent.webhook_id, sent.attempt) == (claimed.webhook_id, 2)
     delivery = world.core.webhooks.get(claimed.id, principal=ADMIN)
-    assert (delivery.status, delivery.attempts) == (WebhookDeliveryStatus.DELIVERED, 2)
-    assert [a.number for a in world.core.webhooks.attempts(claimed.id, principal=ADMIN)] == [2]
+    assert (delivery.status, delivery.attempts, delivery.failures) == (
+        WebhookDeliveryStatus.DELIVERED,
+        2,
+        1,
+    )
+    lost, delivered = world.core.webhooks.attempts(claimed.id, principal=ADMIN)
+    assert (lost.number, lost.succeeded, lost.status_code) == (1, False, None)
+    assert lost.error is not None
+    assert "never reported back" in lost.error
+    assert (delivered.number, delivered.status_code) == (2, 200)
+
+
+class _WorkerKilled(BaseException):
+    """The worker process dies mid-send (SIGKILL, out of memory): nothing catches it."""
+
+
+def test_a_webhook_that_kills_its_worker_every_time_ends_dead_with_each_lost_attempt_logged(
+    any_store: MemoryStore | SqlStore, clock: FixedClock
+) -> None:
+    """Every worker that sends it dies before it writes an answer down (killed, out of
+    memory on a huge answer, a crash in the sender): each claim whose lease ran out is a
+    failed attempt, with the backoff after it, until it is dead after max_attempts."""
+    sender = RecordingWebhookSender()
+    world = _world(any_store, sender, clock)
+    world.book()
+    lease = world.core.webhooks.settings.lease
+
+    def killing(webhook: OutgoingWebhook) -> WebhookResponse:
+        sender.sent.append(webhook)
+        raise _WorkerKilled
+
+    sender.send = killing  # type: ignore[method-assign]
+
+    def worker_dies() -> None:
+        with pytest.raises(_WorkerKilled):
+            world.core.webhooks.deliver_due()
+
+    worker_dies()  # attempt 1
+    clock.advance(lease)  # its lease runs out: attempt 1 failed, retried after 10 s
+    report = world.core.webhooks.deliver_due()
+    assert (report.lost, report.claimed, report.dead) == (1, 0, 0)
+    clock.advance(timedelta(seconds=10))
+    worker_dies()  # attempt 2
+    clock.advance(lease + timedelta(seconds=19))
+    assert world.core.webhooks.deliver_due().claimed == 0  # attempt 2 failed: 20 s
+    clock.advance(timedelta(seconds=1))
+    worker_dies()  # attempt 3, the last of max_attempts=3
+    clock.advance(lease)
+    report = world.core.webhooks.deliver_due()
+    assert (report.lost, report.claimed, report.dead) == (1, 0, 1)
+    for _ in range(5):  # long after: nothing is due any more
+        clock.advance(timedelta(hours=1))
+        assert world.core.webhooks.deliver_due().claimed == 0
+    assert [w.attempt for w in sender.sent] == [1, 2, 3]
+    [delivery] = world.core.webhooks.list(principal=ADMIN).items
+    assert (delivery.status, delivery.attempts, delivery.failures) == (
+        WebhookDeliveryStatus.DEAD,
+        3,
+        3,
+    )
+    assert (delivery.claimed_until, delivery.dead_at) == (None, clock.now() - timedelta(hours=5))
+    assert delivery.last_error is not None
+    assert "never reported back" in delivery.last_error
+    attempts = world.core.webhooks.attempts(delivery.id, principal=ADMIN)
+    assert [(a.number, a.succeeded, a.status_code) for a in attempts] == [
+        (1, False, None),
+        (2, False, None),
+        (3, False, None),
+    ]
+    assert all(a.error is not None and "never reported back" in a.error for a in attempts)
+    assert all(a.url == world.partner.webhook_url for a in attempts)
+    assert attempts[1].started_at - attempts[0].started_at == lease + timedelta(seconds=10)
+    # A re-send starts over with a fresh budget, as for any dead webhook.
+    del sender.send
+    world.core.webhooks.resend(delivery.id, principal=ADMIN)
+    assert world.core.webhooks.deliver_due().delivered == 1
+    assert sender.sent[-1].attempt == 4
 
 
 def test_workers_at_once_send_each_webhook_once(
@@ -102,8 +180,9 @@ def test_workers_at_once_send_each_webhook_once(
 def test_a_late_answer_is_logged_but_leaves_the_delivery_to_the_attempt_that_took_over(
     any_store: MemoryStore | SqlStore, clock: FixedClock
 ) -> None:
-    """Worker A's send outlasts its lease; worker B claims attempt 2 and delivers; A's
-    failure then comes back: logged as attempt 1, the delivery stays delivered."""
+    """Worker A's send outlasts its lease; worker B logs attempt 1 as lost, claims attempt
+    2 after the backoff and delivers; A's failure then comes back: it replaces the lost
+    attempt 1 in the log, the delivery stays delivered."""
     sender = RecordingWebhookSender()
     world = _world(any_store, sender, clock)
     world.book()
@@ -113,7 +192,7 @@ def test_a_late_answer_is_logged_but_leaves_the_delivery_to_the_attempt_that_too
     def hanging(webhook: OutgoingWebhook) -> WebhookResponse:
         sender.sent.append(webhook)
         if webhook.attempt == 1:
-            clock.advance(lease)  # A hangs past its lease; B runs meanwhile
+            clock.advance(lease + RETRY.first_delay)  # A hangs past its lease; B runs
             second_worker.append(world.core.webhooks.deliver_due().delivered)
             return WebhookResponse(500, 1, error="HTTP 500")
         return WebhookResponse(200, 1)
@@ -126,10 +205,13 @@ def test_a_late_answer_is_logged_but_leaves_the_delivery_to_the_attempt_that_too
     assert (delivery.status, delivery.attempts, delivery.failures) == (
         WebhookDeliveryStatus.DELIVERED,
         2,
-        0,
+        1,
     )
     attempts = world.core.webhooks.attempts(delivery.id, principal=ADMIN)
-    assert [(a.number, a.status_code) for a in attempts] == [(1, 500), (2, 200)]
+    assert [(a.number, a.status_code, a.error) for a in attempts] == [
+        (1, 500, "HTTP 500"),
+        (2, 200, None),
+    ]
     assert len({w.webhook_id for w in sender.sent}) == 1
 
 

@@ -367,11 +367,13 @@ class TestDelivery:
             uow.commit()
         assert world.core.webhooks.deliver_due().claimed == 0
         clock.advance(lease)
+        assert world.core.webhooks.deliver_due().lost == 1  # a failed attempt: backoff
+        clock.advance(world.core.webhooks.settings.retry.max_delay)
         assert world.core.webhooks.deliver_due().delivered == 1
         [sent] = sender.sent
         assert (sent.webhook_id, sent.attempt) == (claimed.webhook_id, 2)
-        [attempt] = world.core.webhooks.attempts(claimed.id, principal=ADMIN)
-        assert attempt.number == 2
+        lost, attempt = world.core.webhooks.attempts(claimed.id, principal=ADMIN)
+        assert (lost.number, lost.succeeded, attempt.number) == (1, False, 2)
 
     def test_claims_whose_lease_ran_out_during_a_slow_run_are_left_unsent(
         self, world: WebhookWorld, sender: RecordingWebhookSender, clock: FixedClock
@@ -389,7 +391,8 @@ class TestDelivery:
         report = world.core.webhooks.deliver_due()  # lease: 2 minutes
         assert (report.claimed, report.delivered, report.expired) == (3, 2, 1)
         report = world.core.webhooks.deliver_due()
-        assert (report.claimed, report.delivered) == (1, 1)
+        # Given back unsent: not a lost attempt, so no backoff and no failure.
+        assert (report.claimed, report.delivered, report.lost) == (1, 1, 0)
         assert len({w.webhook_id for w in sender.sent}) == 3
         assert sorted(w.attempt for w in sender.sent) == [1, 1, 2]
 

@@ -283,7 +283,10 @@ class WebhookDelivery(Versioned):
     ``attempts`` counts every attempt ever made (the attempt log's numbers);
     ``failures`` the failed attempts since it was scheduled or last re-sent,
     which decide the backoff and when it is dead. ``claimed_until`` is set
-    while a worker sends it: nobody else takes it before then.
+    while a worker sends it: nobody else takes it before then. A claim still
+    set after its lease ran out was never answered (the worker died): it is
+    a failed attempt too (:meth:`lost_attempt`), so a webhook that kills its
+    worker every time still ends dead.
 
     .. versionadded:: 0.2
     """
@@ -388,6 +391,38 @@ class WebhookDelivery(Versioned):
         self.claimed_until = now + lease
         self.version += 1
         return self.attempts
+
+    def lost_attempt(self, now: datetime) -> int | None:
+        """The number of the attempt whose claim ran out at ``now`` unanswered, if any.
+
+        A claim is answered by :meth:`succeed`, :meth:`fail` or :meth:`release`,
+        which all clear ``claimed_until``; one still set once its lease ran out
+        belongs to a worker that never reported back (killed, out of memory, a
+        crash while sending). Such an attempt counts as failed
+        (:meth:`fail` it) before the delivery is claimed again.
+
+        .. versionadded:: 0.4
+        """
+        if (
+            self.status is WebhookDeliveryStatus.PENDING
+            and self.claimed_until is not None
+            and self.claimed_until <= now
+        ):
+            return self.attempts
+        return None
+
+    def release(self, attempt: int) -> bool:
+        """Give back the claim of attempt ``attempt`` unsent (its lease ran out before its
+        turn): due again at once, and not a failed attempt. Returns whether it was
+        still the claim to give back.
+
+        .. versionadded:: 0.4
+        """
+        if not self.holds_claim(attempt) or self.claimed_until is None:
+            return False
+        self.claimed_until = None
+        self.version += 1
+        return True
 
     def holds_claim(self, attempt: int) -> bool:
         """True while attempt number ``attempt`` is the one that may settle it."""

@@ -21,8 +21,11 @@ take the same one), commits the claim, sends each through the
 :class:`~bookingcore.ports.WebhookSender`, and logs the attempt with its
 outcome. A claim lasts ``lease``; a worker that dies mid-send leaves the
 delivery to be claimed again when the lease ends (a second attempt with the
-same ``webhook-id``: the receiver drops the copy). Safe to run as often as
-you like, from as many workers as you like.
+same ``webhook-id``: the receiver drops the copy). The claim it never answered
+counts as a failed attempt, logged as lost, with the backoff after it: a
+webhook that kills its worker every time ends dead after ``max_attempts``
+like any other failure. Safe to run as often as you like, from as many
+workers as you like.
 
 .. versionadded:: 0.2
 """
@@ -139,6 +142,11 @@ class WebhookRunReport:
     late: int = 0
     #: claims not sent because the run's earlier sends outlasted the lease
     expired: int = 0
+    #: earlier claims found unanswered after their lease (the worker died), each
+    #: logged as a failed attempt; those that made the delivery dead count in ``dead`` too
+    #:
+    #: .. versionadded:: 0.4
+    lost: int = 0
 
 
 @attrs.frozen
@@ -348,23 +356,83 @@ class WebhookService:
             )
         start = now or self._ctx.now()
         report = WebhookRunReport()
-        claims = self._claim(start, limit or self.settings.batch)
+        claims = self._claim(start, limit or self.settings.batch, report)
         report.claimed = len(claims)
         for claim in claims:
             self._attempt(claim, now, report)
         return report
 
-    def _claim(self, now: datetime, limit: int) -> list[_Claim]:
+    def _claim(self, now: datetime, limit: int, report: WebhookRunReport) -> list[_Claim]:
         claims: list[_Claim] = []
+        changed = False
         with self._ctx.uow_factory() as uow:
             for delivery in uow.webhook_deliveries.claim_due(now, limit):
+                lost = delivery.lost_attempt(now)
+                if lost is not None:
+                    changed = True
+                    self._lost(uow, delivery, lost, report)
+                    if not delivery.is_due(now):
+                        continue  # dead, or waiting for its backoff
                 number = delivery.claim(now, self.settings.lease)
                 webhook, problem, previous_until = self._outgoing(uow, delivery, number)
                 until = now + self.settings.lease
                 claims.append(_Claim(delivery.id, number, webhook, problem, until, previous_until))
-            if claims:
+            if claims or changed:
                 uow.commit()
         return claims
+
+    def _lost(
+        self, uow: UnitOfWork, delivery: WebhookDelivery, number: int, report: WebhookRunReport
+    ) -> None:
+        """Attempt ``number`` was claimed and never answered: log it and count it as failed.
+
+        It failed when its lease ran out; its start is read back from this worker's lease.
+        """
+        ran_out = delivery.claimed_until
+        assert ran_out is not None
+        lease = self.settings.lease
+        error = (
+            "the worker never reported back: its lease ran out at "
+            f"{_iso(ran_out)} without an answer recorded (killed, out of memory or "
+            "crashed while sending?)"
+        )
+        partner = uow.partners.get(delivery.partner_id)
+        logged = uow.webhook_attempts.list_for_delivery(delivery.id)
+        if all(a.number != number for a in logged):  # else its answer came after all
+            uow.webhook_attempts.add(
+                WebhookAttempt(
+                    id=WebhookAttempt.key(delivery.id, number),
+                    delivery_id=delivery.id,
+                    number=number,
+                    started_at=ran_out - lease,
+                    url=(partner.webhook_url or "") if partner is not None else "",
+                    succeeded=False,
+                    latency_ms=int(lease.total_seconds() * 1000),
+                    error=error,
+                )
+            )
+        delivery.fail(
+            ran_out,
+            error=error,
+            status_code=None,
+            policy=self.settings.retry,
+            draw=self.settings.jitter_source(),
+        )
+        dead = delivery.status is WebhookDeliveryStatus.DEAD
+        report.lost += 1
+        report.dead += int(dead)
+        _log.warning(
+            "webhook %s attempt %d: lost, %s",
+            delivery.webhook_id,
+            number,
+            "dead" if dead else "retrying",
+            extra={
+                "partner": str(delivery.partner_id),
+                "booking": None if delivery.booking_id is None else str(delivery.booking_id),
+                "attempt": number,
+                "job": "webhooks.deliver_due",
+            },
+        )
 
     def _outgoing(
         self, uow: UnitOfWork, delivery: WebhookDelivery, attempt: int
@@ -412,6 +480,7 @@ class WebhookService:
             if sending_at >= claim.until:
                 # Earlier sends of this run used up the lease: another worker may hold it now.
                 report.expired += 1
+                self._release(claim)
                 return
             # Signed now, not at the claim: receivers check webhook-timestamp against their clock.
             webhook = attrs.evolve(claim.webhook, timestamp=sending_at)
@@ -437,6 +506,17 @@ class WebhookService:
             outcome = "late"
         setattr(report, outcome, getattr(report, outcome) + 1)
 
+    def _release(self, claim: _Claim) -> None:
+        """Give back a claim left unsent, unless another worker took it over meanwhile
+        (which then logs it as a lost attempt)."""
+        try:
+            with self._ctx.uow_factory() as uow:
+                delivery = uow.webhook_deliveries.get(claim.delivery_id)
+                if delivery is not None and delivery.release(claim.attempt):
+                    uow.commit()
+        except ConflictError:
+            pass  # taken over meanwhile
+
     def _settle(
         self,
         claim: _Claim,
@@ -449,23 +529,38 @@ class WebhookService:
             delivery = uow.webhook_deliveries.get(claim.delivery_id)
             if delivery is None:  # pragma: no cover - deliveries are never deleted
                 return "late"
-            attempt_id = WebhookAttempt.key(delivery.id, claim.attempt)
-            uow.webhook_attempts.add(
-                WebhookAttempt(
-                    id=attempt_id,
-                    delivery_id=delivery.id,
-                    number=claim.attempt,
-                    started_at=started,
-                    url=url,
-                    succeeded=response.succeeded,
-                    latency_ms=response.latency_ms,
-                    status_code=response.status_code,
-                    error=None if response.succeeded else (response.error or "failed"),
-                    response_excerpt=response.response_excerpt,
-                )
+            attempt = WebhookAttempt(
+                id=WebhookAttempt.key(delivery.id, claim.attempt),
+                delivery_id=delivery.id,
+                number=claim.attempt,
+                started_at=started,
+                url=url,
+                succeeded=response.succeeded,
+                latency_ms=response.latency_ms,
+                status_code=response.status_code,
+                error=None if response.succeeded else (response.error or "failed"),
+                response_excerpt=response.response_excerpt,
             )
+            held = delivery.holds_claim(claim.attempt)
+            # A late answer finds its attempt logged as lost by the worker that took
+            # over: what really happened replaces that guess (the delivery stays as it is).
+            logged = None
+            if not held:
+                logged = next(
+                    (
+                        a
+                        for a in uow.webhook_attempts.list_for_delivery(delivery.id)
+                        if a.number == claim.attempt
+                    ),
+                    None,
+                )
+            if logged is None:
+                uow.webhook_attempts.add(attempt)
+            else:
+                for field in attrs.fields(WebhookAttempt):
+                    setattr(logged, field.name, getattr(attempt, field.name))
             outcome = "late"
-            if delivery.holds_claim(claim.attempt):
+            if held:
                 if response.succeeded:
                     assert response.status_code is not None
                     delivery.succeed(now, response.status_code)
