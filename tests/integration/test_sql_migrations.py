@@ -40,7 +40,9 @@ from bookingcore.domain.customers import Customer, Traveler
 from bookingcore.domain.devices import PushDevice, PushDeviceId
 from bookingcore.domain.idempotency import key_claim_id
 from bookingcore.domain.lifecycle import RESERVATION
+from bookingcore.domain.partners import PartnerFilter
 from bookingcore.domain.payments import RefundStatus
+from bookingcore.domain.queries import PageRequest
 from bookingcore.domain.sharing import ShareLinkId
 from bookingcore.domain.slots import Slot
 from bookingcore.domain.values import Actor, ActorKind, CommunicationId, EmailAddress
@@ -1682,3 +1684,136 @@ def test_refunds_gain_what_their_provider_reported(database: Engine) -> None:
     with database.connect() as connection:
         count = connection.execute(text("SELECT count(*) FROM payment_refunds"))
         assert count.scalar_one() == 2
+
+
+#: The revision before 0052 (partners matched by contact email without regard to case).
+BEFORE_0052 = "0051"
+
+
+def _insert_partners_before_0052(engine: Engine, make: Builder, emails: list[str]) -> list[UUID]:
+    """Partner rows as a database at 0051 holds them: no ``contact_email_key``; their ids."""
+    table = metadata.tables["partners"]
+    rows = []
+    for email in emails:
+        partner = make.partner()
+        rows.append(
+            {
+                "id": partner.id,
+                "name": partner.name,
+                "company_name": partner.company_name,
+                "contact_email": email,
+                "api_key": partner.api_key,
+                "allowed_locations": [],
+                "is_active": True,
+                "settings": {},
+                "created_at": partner.created_at,
+                "updated_at": partner.updated_at,
+                "version": partner.version,
+            }
+        )
+    with engine.begin() as connection:
+        connection.execute(table.insert(), rows)
+    return [row["id"] for row in rows]
+
+
+def test_partners_stored_before_the_contact_email_key_are_found_by_any_case(
+    database: Engine,
+) -> None:
+    """0052 gives the partners already stored their contact email's match key (Python's
+    case folding), moves the unique constraint to it and keeps what refers to them; a
+    downgrade drops the key and makes ``contact_email`` unique again."""
+    migrations.upgrade(database, BEFORE_0052)
+    assert "contact_email_key" not in _columns(database, "partners")
+    make = Builder()
+    # More rows than one batch of keys, so the last batch has to be written too.
+    emails = ["Ops@agency.example", "JOSÉ@partner.example"]
+    emails += [f"Desk{n}@partner.example" for n in range(1000)]
+    ops, jose, *_ = _insert_partners_before_0052(database, make, emails)
+    store = SqlStore(database)  # foreign keys enforced on SQLite from here on
+    customer = make.customer(partner_id=ops, created_by_partner_id=ops)
+    with store.unit_of_work() as uow:
+        uow.customers.add(customer)
+        uow.commit()
+    store.dispose()
+    migrations.upgrade(database)
+    assert migrations.current(database) == migrations.head()
+    assert _differences(database) == []
+    store = SqlStore(database)
+
+    def by_email(address: str) -> list[Any]:
+        query = PartnerFilter(contact_email=EmailAddress(address))
+        with store.unit_of_work() as uow:
+            return list(uow.partners.list(query, PageRequest()))
+
+    found_ops = by_email("ops@agency.example")
+    assert [p.id for p in found_ops] == [ops]
+    assert found_ops[0].contact_email.value == "Ops@agency.example"  # kept as given
+    assert [p.id for p in by_email("josé@Partner.example")] == [jose]
+    assert [p.contact_email.value for p in by_email("DESK999@partner.example")] == [
+        "Desk999@partner.example"
+    ]
+    with store.unit_of_work() as uow:  # the partner's customer is still its own
+        stored = uow.customers.get(customer.id)
+    assert stored is not None
+    assert stored.partner_id == ops
+    with store.unit_of_work() as uow:  # the key is unique now
+        uow.partners.add(make.partner(contact_email=EmailAddress("OPS@agency.example")))
+        with pytest.raises(DuplicateError):
+            uow.commit()
+    store.dispose()
+    migrations.downgrade(database, BEFORE_0052)
+    assert "contact_email_key" not in _columns(database, "partners")
+    unique = inspect(database).get_unique_constraints("partners")
+    assert ["contact_email"] in [u["column_names"] for u in unique]
+    with database.connect() as connection:
+        count = connection.execute(text("SELECT count(*) FROM partners"))
+        assert count.scalar_one() == len(emails)
+        owner = connection.execute(text("SELECT count(*) FROM customers WHERE partner_id IS NULL"))
+        assert owner.scalar_one() == 0
+
+
+def test_partner_contact_emails_that_differ_only_in_case_stop_the_upgrade(
+    database: Engine,
+) -> None:
+    """0052 names the clashing addresses and changes nothing: no partner is merged."""
+    migrations.upgrade(database, BEFORE_0052)
+    make = Builder()
+    emails = [
+        "Ops@agency.example",
+        "desk@agency.example",
+        "ops@agency.example",
+        "OPS@agency.example",
+    ]
+    _insert_partners_before_0052(database, make, emails)
+    with pytest.raises(RuntimeError, match="differ only in case") as refused:
+        migrations.upgrade(database)
+    named = "'OPS@agency.example', 'Ops@agency.example', 'ops@agency.example'"
+    assert named in str(refused.value)
+    assert "desk@agency.example" not in str(refused.value)
+    assert migrations.current(database) == BEFORE_0052
+    assert "contact_email_key" not in _columns(database, "partners")
+    partners = metadata.tables["partners"]
+    with database.connect() as connection:
+        stored = connection.execute(select(partners.c.contact_email)).scalars().all()
+    assert sorted(stored) == sorted(emails)
+    with database.begin() as connection:  # someone decides which partner keeps it ...
+        connection.execute(
+            delete(partners).where(
+                partners.c.contact_email.in_(["ops@agency.example", "OPS@agency.example"])
+            )
+        )
+    migrations.upgrade(database)  # ... and the upgrade goes through
+    assert migrations.current(database) == migrations.head()
+
+
+def test_upgrade_sql_fills_the_partner_email_key_with_lower(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Printed for a DBA (``upgrade --sql``), 0052 fills the key with SQL's ``lower()``:
+    no rows to read."""
+    url = "postgresql+psycopg://nobody@127.0.0.1:1/never"  # never connected to
+    assert migrations.main(["--url", url, "upgrade", f"{BEFORE_0052}:0052", "--sql"]) == 0
+    ddl = capsys.readouterr().out
+    assert "SET contact_email_key=lower(partners.contact_email)" in ddl
+    assert "DROP CONSTRAINT uq_partners_contact_email" in ddl
+    assert "uq_partners_contact_email_key UNIQUE (contact_email_key)" in ddl

@@ -250,6 +250,16 @@ class TestRegister:
         assert caught.value.existing_id == first.id
         assert store.count("partners") == 1
 
+    def test_a_contact_email_differing_only_in_case_is_refused_naming_the_partner(
+        self, core: BookingCore, admin: Principal, store: MemoryStore
+    ) -> None:
+        first = _register(core, admin, contact_email="Ops@trips.example")
+        with pytest.raises(DuplicateError) as caught:
+            _register(core, admin, name="Copy", contact_email="ops@trips.example")
+        assert caught.value.existing_id == first.id
+        assert "Ops@trips.example" in str(caught.value)  # the address as it is stored
+        assert store.count("partners") == 1
+
     @pytest.mark.parametrize("role", [StaffRole.STAFF, StaffRole.EDITOR, StaffRole.ADVISOR])
     def test_staff_without_manage_partners_may_not_register(
         self, core: BookingCore, store: MemoryStore, role: StaffRole
@@ -406,6 +416,22 @@ class TestUpdate:
         assert caught.value.existing_id == first.id
         kept = core.partners.update(first.id, principal=admin, contact_email="ops@trips.example")
         assert kept.version == first.version
+
+    def test_another_case_of_another_partners_email_is_refused_but_of_its_own_allowed(
+        self, core: BookingCore, admin: Principal
+    ) -> None:
+        first = _register(core, admin, contact_email="ops@trips.example")
+        second = _register(core, admin, contact_email="ops@treks.example")
+        with pytest.raises(DuplicateError) as caught:
+            core.partners.update(second.id, principal=admin, contact_email="OPS@trips.example")
+        assert caught.value.existing_id == first.id
+        assert core.partners.get(second.id, principal=admin).version == second.version
+        recased = core.partners.update(first.id, principal=admin, contact_email="Ops@trips.example")
+        assert recased.contact_email.value == "Ops@trips.example"
+        assert recased.version == first.version + 1
+        updated, _ = core.partners.history(first.id, principal=admin)
+        assert updated.old_values == {"contact_email": "ops@trips.example"}
+        assert updated.new_values == {"contact_email": "Ops@trips.example"}
 
     def test_a_stale_version_is_refused(self, core: BookingCore, admin: Principal) -> None:
         partner = _register(core, admin)

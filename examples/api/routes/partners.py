@@ -79,7 +79,8 @@ _PATCH_ERRORS = (
 def register_partner(body: PartnerIn, core: Core, staff: StaffPrincipal) -> PartnerCredentialsOut:
     """Register a partner; the answer holds its API secret and webhook secret, shown once.
 
-    A second partner with the same contact email answers 409.
+    A second partner with the same contact email, however it is capitalised
+    (``ops@agency.example`` next to ``Ops@Agency.example``), answers 409.
     """
     registered = core.partners.register(
         name=body.name,
@@ -138,7 +139,8 @@ def update_partner(
 ) -> PartnerOut:
     """Edit the partner's name, company, contact, commission rate or webhook URL (only the
     fields given). A new commission rate applies to payments captured from now on; another
-    partner's contact email answers 409."""
+    partner's contact email, however it is capitalised, answers 409 (the partner's own in
+    another case is taken as given)."""
     partner = core.partners.update(
         PartnerId(partner_id),
         principal=staff,

@@ -432,9 +432,15 @@ class Partner(Versioned):
 class PartnerFilter:
     """Which partners to list. ``text`` is looked for, case-insensitively, in the
     name, the company name and the contact email, each on its own;
-    ``contact_email`` matches one address exactly (it is unique).
+    ``contact_email`` matches one address by its
+    :attr:`~bookingcore.domain.EmailAddress.match_key`, without regard to case
+    (``ops@agency.example`` finds the partner stored as ``Ops@Agency.example``); at
+    most one partner has it, as contact emails are unique by that key.
 
     .. versionadded:: 0.3
+    .. versionchanged:: 0.4
+       ``contact_email`` matches without regard to case, local part included, and
+       contact emails are unique that way.
     """
 
     text: str | None = None
@@ -445,7 +451,10 @@ class PartnerFilter:
         """The reference semantics every adapter implements."""
         if self.only_active and not partner.is_active:
             return False
-        if self.contact_email is not None and partner.contact_email != self.contact_email:
+        if (
+            self.contact_email is not None
+            and partner.contact_email.match_key != self.contact_email.match_key
+        ):
             return False
         needle = (self.text or "").strip().casefold()
         fields = (partner.name, partner.company_name, partner.contact_email.value)

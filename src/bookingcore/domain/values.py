@@ -267,12 +267,14 @@ class EmailAddress:
 
     @property
     def match_key(self) -> str:
-        """The address as customers and staff are matched by it: case folded, local part too.
+        """The address as customers, staff and partners are matched by it: case folded,
+        local part too.
 
         The address is kept as it was given (``Ann@example.com``); finding a
-        customer or a staff member by email compares this key, so
-        ``ann@example.com`` finds them, as most mail providers treat the local
-        part without regard to case. Staff emails are unique by this key.
+        customer, a staff member or a partner (its contact email) by email
+        compares this key, so ``ann@example.com`` finds them, as most mail
+        providers treat the local part without regard to case. Staff emails and
+        partners' contact emails are unique by this key.
 
         .. versionadded:: 0.4
         """

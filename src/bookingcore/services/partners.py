@@ -267,7 +267,8 @@ class PartnerService:
             ValidationError: bad name, email, phone, commission (0-100), webhook URL,
                 settings (see :func:`~bookingcore.domain.partners.check_partner_settings`),
                 or an unknown location in ``allowed_location_ids``.
-            DuplicateError: another partner has this contact email.
+            DuplicateError: another partner has this contact email, however it is
+                capitalised (``ops@agency.example`` next to ``Ops@Agency.example``).
         """
         policy.require(
             principal.has(Permission.MANAGE_PARTNERS), f"{principal} may not register partners"
@@ -299,7 +300,7 @@ class PartnerService:
             assert email
             same = PartnerFilter(contact_email=email)
             for other in uow.partners.list(same, PageRequest(limit=1)):
-                msg = f"a partner with contact email {email} exists"
+                msg = f"a partner with contact email {other.contact_email} exists"
                 raise DuplicateError(msg, entity="partner", existing_id=other.id)
             now = self._ctx.now()
             api_secret = _new_api_secret()
@@ -694,7 +695,9 @@ class PartnerService:
             NotFoundError: no such partner.
             ValidationError: a bad name, email, phone, commission (0-100) or webhook
                 URL, each on its field, all at once.
-            DuplicateError: another partner has the new contact email.
+            DuplicateError: another partner has the new contact email, however it is
+                capitalised. A partner's own address in another case is not a
+                duplicate: it is stored as given.
             StaleVersionError: ``expected_version`` is not the partner's version.
 
         .. versionadded:: 0.4
@@ -792,10 +795,13 @@ class PartnerService:
             partner.check_version(expected_version)
             before = snapshot(partner, (*_AUDITED, "settings"))
             email = (details or {}).get("contact_email")
-            if isinstance(email, EmailAddress) and email != partner.contact_email:
+            if (
+                isinstance(email, EmailAddress)
+                and email.match_key != partner.contact_email.match_key
+            ):
                 same = PartnerFilter(contact_email=email)
                 for other in uow.partners.list(same, PageRequest(limit=1)):
-                    msg = f"a partner with contact email {email} exists"
+                    msg = f"a partner with contact email {other.contact_email} exists"
                     raise DuplicateError(msg, entity="partner", existing_id=other.id)
             for field, value in (details or {}).items():
                 setattr(partner, field, value)

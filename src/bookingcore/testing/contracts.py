@@ -1782,8 +1782,51 @@ class BookingRepositoryContract(_Base):
 class PartnerRepositoryContract(_Base):
     """Partners: unique API key and contact email, lists by name.
 
+    Contact emails match by :attr:`~bookingcore.domain.EmailAddress.match_key`:
+    found (``PartnerFilter.contact_email``) and unique without regard to case,
+    stored as given.
+
     .. versionadded:: 0.1
+    .. versionchanged:: 0.4
+       Contact emails match without regard to case, local part included.
     """
+
+    def test_contact_emails_match_without_regard_to_case_and_keep_their_spelling(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        ops = make.partner(contact_email=EmailAddress("Ops@Agency.example"))
+        other = make.partner(contact_email=EmailAddress("ops.desk@agency.example"))
+        _commit_all(uow_factory, "partners", [ops, other])
+
+        def by_email(address: str) -> list[Partner]:
+            query = PartnerFilter(contact_email=EmailAddress(address))
+            with uow_factory() as uow:
+                return list(uow.partners.list(query, PageRequest()))
+
+        found = by_email("ops@agency.example")
+        assert [p.id for p in found] == [ops.id]
+        assert found[0].contact_email.value == "Ops@agency.example"  # as given (domain normalised)
+        assert [p.id for p in by_email("OPS@AGENCY.EXAMPLE")] == [ops.id]
+        assert by_email("ops2@agency.example") == []
+        clash = _assert_duplicate(
+            uow_factory, "partners", make.partner(contact_email=EmailAddress("oPs@agency.example"))
+        )
+        assert clash.entity == "partner"
+        with uow_factory() as uow:
+            listed = uow.partners.list(PartnerFilter(), PageRequest())
+            assert sorted(p.contact_email.value for p in listed) == [
+                "Ops@agency.example",
+                "ops.desk@agency.example",
+            ]
+        with uow_factory() as uow:  # its own address in another case is no clash
+            stored = uow.partners.get(ops.id)
+            assert stored is not None
+            stored.contact_email = EmailAddress("OPS@agency.example")
+            stored.version += 1
+            uow.commit()
+        assert [p.contact_email.value for p in by_email("ops@agency.example")] == [
+            "OPS@agency.example"
+        ]
 
     def test_get_many_reads_several_partners_by_id_in_one_call(
         self, uow_factory: UnitOfWorkFactory, make: Builder

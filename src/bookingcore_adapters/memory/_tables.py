@@ -103,7 +103,10 @@ TABLES: tuple[Table, ...] = (
     Table(
         "partners",
         Partner,
-        {"contact_email": lambda p: p.contact_email.value, "api_key": lambda p: p.api_key},
+        {
+            "contact_email_key": lambda p: p.contact_email.match_key,
+            "api_key": lambda p: p.api_key,
+        },
     ),
     Table(
         "lifecycle_events",

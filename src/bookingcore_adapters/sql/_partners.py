@@ -50,13 +50,18 @@ E = TypeVar("E")
 # --------------------------------------------------------------------------- tables
 
 
+#: Partners by id. ``contact_email`` keeps the address as given; ``contact_email_key``
+#: holds its :attr:`~bookingcore.domain.EmailAddress.match_key` (case folded), unique,
+#: so two partners whose addresses differ only in case cannot both exist (migration
+#: 0052), and a partner is found by its contact email through it.
 partners = Table(
     "partners",
     metadata,
     Column("id", Uuid(), primary_key=True),
     Column("name", String(), nullable=False),
     Column("company_name", String(), nullable=False),
-    Column("contact_email", String(), nullable=False, unique=True),
+    Column("contact_email", String(), nullable=False),
+    Column("contact_email_key", String(), nullable=False, unique=True),
     Column("contact_phone", PHONE),
     Column("api_key", String(), nullable=False, unique=True),
     Column("api_secret_hash", String()),
@@ -90,6 +95,7 @@ def _dump_partner(p: Partner) -> Row:
         "name": p.name,
         "company_name": p.company_name,
         "contact_email": p.contact_email.value,
+        "contact_email_key": p.contact_email.match_key,
         "contact_phone": phone_text(p.contact_phone),
         "api_key": p.api_key,
         "api_secret_hash": p.api_secret_hash,
@@ -160,7 +166,7 @@ class PartnerRepository(Repository[Partner]):
         if query.only_active:
             where.append(c.is_active.is_(True))
         if query.contact_email is not None:
-            where.append(c.contact_email == query.contact_email.value)
+            where.append(c.contact_email_key == query.contact_email.match_key)
         text = self._session.search.contains(query.text, [c.name, c.company_name, c.contact_email])
         if text is not None:
             where.append(text)
