@@ -355,6 +355,7 @@ class Dataset:
                 "name": f"Partner {n + 1}",
                 "company_name": f"Partner {n + 1} Travels Pvt Ltd",
                 "contact_email": f"bookings@partner{n + 1}.example",
+                "contact_email_key": f"bookings@partner{n + 1}.example",
                 "contact_phone": f"+9180{4000_0000 + n:08d}",
                 "api_key": f"pk_bench_{n + 1:04d}",
                 "api_secret_last4": NULL,
