@@ -452,6 +452,46 @@ def test_each_booking_counts_as_its_own_lifecycle_says(any_store: MemoryStore | 
     assert (revenue.bookings, revenue.travelers) == (4, 4)
 
 
+def test_a_customer_s_lifetime_value_counts_the_bookings_revenue_counts(
+    any_store: MemoryStore | SqlStore,
+) -> None:
+    """A refunded trip, or one still a quotation, holds no seats: revenue leaves it out,
+    and so does the customer view's lifetime value."""
+    make = Builder()
+    location = make.location()
+    customer = make.customer()
+    traveler = make.traveler(customer.id)
+    specs = [
+        ("reservation", "confirmed", "100"),
+        ("reservation", "cancelled", "200"),
+        ("reservation", "no_show", "400"),
+        ("travel", "completed", "800"),
+        ("travel", "refunded", "1600"),
+        ("travel", "quotation_sent", "3200"),
+        ("travel", "payment_pending", "6400"),
+        ("appointment", "WAITLISTED", "12800"),
+    ]
+    with any_store.unit_of_work() as uow:
+        uow.locations.add(location)
+        uow.customers.add(customer)
+        uow.travelers.add(traveler)
+        for lifecycle, status, price in specs:
+            slot = make.slot(location.id, price_per_traveler=Money(price, "INR"))
+            uow.slots.add(slot)
+            booking = make.booking(
+                customer.id, slot, [traveler.id], lifecycle=lifecycle, status=status
+            )
+            uow.bookings.add(booking)
+        uow.commit()
+    core = BookingCore(uow_factory=any_store.unit_of_work)
+
+    (revenue,) = core.reports.revenue(principal=ADMIN, where=BookingFilter(customer_id=customer.id))
+    stats = core.customers.view(customer.id, principal=ADMIN).stats
+    assert revenue.amount == Money("7700", "INR")
+    assert stats.lifetime_value == (revenue.amount,)
+    assert stats.total_bookings == len(specs)
+
+
 def test_a_trip_that_took_place_counts_as_completed_in_its_advisor_s_workload(
     any_store: MemoryStore | SqlStore,
 ) -> None:

@@ -22,6 +22,7 @@ import attrs
 from bookingcore.domain.audit import AuditAction, AuditEntry
 from bookingcore.domain.bookings import Booking
 from bookingcore.domain.payments import Payment
+from bookingcore.domain.tallies import StatusSet
 from bookingcore.domain.values import Actor, BookingId, Money
 
 __all__ = ["BookingNote", "CustomerStats", "StatusGroups", "summarise_bookings"]
@@ -39,15 +40,29 @@ class StatusGroups:
     Lifecycles are data: the service builds this from the configured
     lifecycles (each one's ``cancelled`` state; every state called ``no_show``
     in any case; every state called ``completed`` in any case) and hands it to
-    the storage.
+    the storage. ``counted`` holds the statuses whose bookings add to the
+    lifetime value: those that count towards revenue (a status holding seats, as
+    :meth:`~bookingcore.services.ReportService.revenue` decides), so a travel
+    booking ``refunded``, or still a quotation, adds nothing; ``None`` (the 0.3
+    rule) counts every status not ``cancelled``.
 
     .. versionadded:: 0.3
-    .. versionchanged:: 0.4 ``completed``.
+    .. versionchanged:: 0.4 ``completed`` and ``counted``.
     """
 
     cancelled: frozenset[str] = frozenset()
     no_show: frozenset[str] = frozenset()
     completed: frozenset[str] = frozenset()
+    counted: StatusSet | None = None
+
+    def counts(self, lifecycle: str, status: str) -> bool:
+        """Whether a booking of ``lifecycle`` in ``status`` adds to the lifetime value.
+
+        .. versionadded:: 0.4
+        """
+        if self.counted is None:
+            return status not in self.cancelled
+        return self.counted.holds(lifecycle, status)
 
     @property
     def ended(self) -> frozenset[str]:
@@ -67,15 +82,16 @@ class CustomerStats:
       completed state: a travel booking refunded after completion no longer does);
     * ``first_booking_at`` / ``last_booking_at``: when the oldest and newest
       booking was made (``None`` without bookings);
-    * ``lifetime_value``: the totals of the bookings not cancelled, one
-      :class:`Money` per currency;
+    * ``lifetime_value``: the totals of the bookings that count towards revenue
+      (:attr:`StatusGroups.counted`), one :class:`Money` per currency;
     * ``total_spent``: the money actually kept from their payments (captured
       less refunded), one :class:`Money` per currency.
 
     Amount tuples are sorted by currency and leave out currencies with nothing.
 
     .. versionadded:: 0.3
-    .. versionchanged:: 0.4 ``completed_bookings``.
+    .. versionchanged:: 0.4 ``completed_bookings``; ``lifetime_value`` counts the
+       bookings revenue counts (not a travel booking ``refunded``).
     """
 
     total_bookings: int = 0
@@ -164,7 +180,7 @@ def summarise_bookings(
         upcoming += booking.starts_at >= now and booking.status not in statuses.ended
         first = booking.created_at if first is None else min(first, booking.created_at)
         last = booking.created_at if last is None else max(last, booking.created_at)
-        if booking.status not in statuses.cancelled:
+        if statuses.counts(booking.lifecycle, booking.status):
             currency = booking.total.currency
             value[currency] = value.get(currency, Decimal(0)) + booking.total.amount
     spent: dict[str, Decimal] = {}

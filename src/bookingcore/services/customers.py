@@ -56,6 +56,7 @@ from bookingcore.ports.uow import UnitOfWork
 from bookingcore.services._context import ServiceContext, Transaction, claim_change
 from bookingcore.services._family_links import move_family_links
 from bookingcore.services._sessions import revoke_sessions
+from bookingcore.services.reports import counted_statuses
 
 __all__ = [
     "CustomerHistory",
@@ -82,13 +83,15 @@ def status_groups(lifecycles: Iterable[Lifecycle]) -> StatusGroups:
 
     Each lifecycle's ``cancelled`` state is a cancellation; a state named
     ``no_show`` (any case) is a no-show, one named ``completed`` (any case) a
-    completion.
+    completion. The bookings that add to the lifetime value are those revenue
+    counts (:func:`~bookingcore.services.reports.counted_statuses`).
 
     .. versionadded:: 0.3
-    .. versionchanged:: 0.4 ``completed``.
+    .. versionchanged:: 0.4 ``completed`` and ``counted``.
     """
     chosen = list(lifecycles)
     return StatusGroups(
+        counted=counted_statuses(chosen),
         cancelled=frozenset(lc.cancelled for lc in chosen if lc.cancelled is not None),
         no_show=frozenset(s for lc in chosen for s in lc.states if s.lower() == "no_show"),
         completed=frozenset(s for lc in chosen for s in lc.states if s.lower() == "completed"),

@@ -766,6 +766,16 @@ class _Statuses:
         return cls(*(_status_set(kinds, field) for field in attrs.fields_dict(cls)))
 
 
+def counted_statuses(lifecycles: Iterable[Lifecycle]) -> StatusSet:
+    """The statuses of ``lifecycles`` whose bookings count towards revenue (those
+    holding seats): the decision :meth:`ReportService.revenue` makes, which the
+    customer view's lifetime value reuses.
+
+    .. versionadded:: 0.4
+    """
+    return _Statuses.of(lifecycles).counted
+
+
 class ReportService:
     """Reports over bookings and payments, for staff who may see every booking.
 

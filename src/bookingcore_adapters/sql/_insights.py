@@ -21,6 +21,7 @@ from bookingcore.domain.values import Money, ProductId
 from bookingcore_adapters.sql._bookings import booking_where, bookings
 from bookingcore_adapters.sql._events import AUDIT, audit_logs
 from bookingcore_adapters.sql._payments import payments
+from bookingcore_adapters.sql._queries import status_in
 from bookingcore_adapters.sql._session import Session
 
 __all__ = ["CustomerStatsRepository"]
@@ -75,7 +76,10 @@ class CustomerStatsRepository:
         where, source = booking_where(query, self._session.search)
         b = bookings.c
         one = case((and_(b.starts_at >= now, ~_is_in(b.status, statuses.ended)), 1), else_=0)
-        kept = case((_is_in(b.status, statuses.cancelled), 0), else_=1)
+        if statuses.counted is None:
+            kept = case((_is_in(b.status, statuses.cancelled), 0), else_=1)
+        else:
+            kept = case((status_in(statuses.counted, b.status, b.lifecycle), 1), else_=0)
         grouped = (
             select(
                 b.currency,
