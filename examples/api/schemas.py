@@ -1626,7 +1626,8 @@ class StaffBookingIn(StrictIn):
 
 
 class ImportStatsOut(BaseModel):
-    """Import statistics: jobs by status and rows by outcome, over every import."""
+    """Import statistics: jobs by status and rows by outcome, over the imports of one kind
+    (or all)."""
 
     jobs: int
     by_status: dict[str, int]

@@ -24,6 +24,7 @@ from bookingcore import (
     BookingCore,
     BookingFilter,
     BookingRequest,
+    ImportSettings,
     Money,
     NewTraveler,
     PermissionDeniedError,
@@ -34,7 +35,7 @@ from bookingcore import (
     TravelerDetails,
     ValidationError,
 )
-from bookingcore.domain import Booking, Grouping, ImportTally
+from bookingcore.domain import Booking, Grouping, ImportKind, ImportTally
 from bookingcore.domain.lifecycle import PRESETS, Lifecycle
 from bookingcore.domain.values import MAX_AMOUNT
 from bookingcore.services import AdvisorWorkload, CustomerValue, RevenueLine
@@ -263,6 +264,49 @@ def test_import_statistics_count_jobs_and_rows_and_need_staff_who_may_import(sho
     advisor = Principal.staff(shop.advisor.id, StaffRole.ADVISOR)
     with pytest.raises(PermissionDeniedError):
         shop.core.reports.import_statistics(principal=advisor)
+
+
+def test_import_statistics_count_booking_imports_unless_asked_for_another_kind(
+    shop: Shop,
+) -> None:
+    """A customers import has its own rows and failures: booking figures leave it out."""
+    header = ("customer_name", "customer_phone", "dealer_code", "booking_date", "external_id")
+    shop.core.imports.run_file(
+        ListSource(header, [("Kiran", "+919811100001", "CAMP", "2026-03-05", "CRM-1")]),
+        principal=ADMIN,
+    )
+    people = ListSource(
+        ("Full Name", "Mobile", "E-mail"),
+        [
+            ("Asha Rao", "+919800000001", "asha@example.com"),
+            ("Ravi Kumar", "+919800000002", "ravi@example.com"),
+            ("Nobody", "not a phone", ""),
+        ],
+        filename="users.csv",
+    )
+    shop.core.imports.run_file(people, principal=ADMIN, settings=ImportSettings(kind="customers"))
+    reports = shop.core.reports
+
+    (bookings,) = reports.import_statistics(principal=ADMIN)
+    assert bookings == ImportTally(
+        "COMPLETED", jobs=1, rows=1, created=1, updated=0, skipped=0, failed=0
+    )
+    assert reports.import_statistics(principal=ADMIN, kind=ImportKind.BOOKINGS) == [bookings]
+    (customers,) = reports.import_statistics(principal=ADMIN, kind="customers")
+    assert (customers.jobs, customers.rows, customers.created, customers.failed) == (1, 3, 2, 1)
+    (every,) = reports.import_statistics(principal=ADMIN, kind=None)
+    assert (every.jobs, every.rows, every.failed) == (2, 4, 1)
+    assert reports.import_statistics(principal=ADMIN, kind="travelers") == []
+
+    performance = reports.import_performance(principal=ADMIN)
+    assert [(line.status, line.jobs) for line in performance.timings] == [("COMPLETED", 1)]
+    assert performance.errors == ()
+    people_only = reports.import_performance(principal=ADMIN, kind="customers")
+    assert [(line.errors, line.jobs) for line in people_only.errors] == [(1, 1)]
+    assert reports.import_performance(principal=ADMIN, kind=None).errors == people_only.errors
+    with pytest.raises(ValidationError) as refused:
+        reports.import_statistics(principal=ADMIN, kind="partners")
+    assert refused.value.errors[0].field == "kind"
 
 
 def test_an_unknown_grouping_is_a_field_error(shop: Shop) -> None:

@@ -39,7 +39,7 @@ from bookingcore.domain.families import (
 )
 from bookingcore.domain.groups import BookingGroup, BookingGroupStatus
 from bookingcore.domain.idempotency import KeyClaim
-from bookingcore.domain.imports import ImportJob, ImportRowError
+from bookingcore.domain.imports import ImportJob, ImportKind, ImportRowError
 from bookingcore.domain.inbox import WebhookReceipt
 from bookingcore.domain.insights import BookingNote, CustomerStats, StatusGroups
 from bookingcore.domain.invoices import Invoice, InvoiceId, InvoiceSeries
@@ -1033,19 +1033,30 @@ class ImportJobRepository(Protocol):
         """Import jobs, newest first."""
 
     def tally(
-        self, created_from: datetime | None, created_before: datetime | None
+        self,
+        created_from: datetime | None,
+        created_before: datetime | None,
+        *,
+        kind: ImportKind | None = None,
     ) -> Sequence[ImportTally]:
-        """Import jobs created in ``[created_from, created_before)`` counted per status.
+        """Import jobs created in ``[created_from, created_before)`` counted per status;
+        with ``kind``, only the jobs of that :attr:`~bookingcore.domain.ImportJob.kind`
+        (a job without one in its settings imported bookings).
 
         .. versionadded:: 0.3
+        .. versionchanged:: 0.4 ``kind``.
         """
 
     def tally_timings(
-        self, created_from: datetime | None, created_before: datetime | None
+        self,
+        created_from: datetime | None,
+        created_before: datetime | None,
+        *,
+        kind: ImportKind | None = None,
     ) -> Sequence[ImportTimingTally]:
         """Import jobs created in ``[created_from, created_before)`` per status, with how
         long those that started and completed took (``completed_at - started_at``),
-        computed by the storage.
+        computed by the storage; with ``kind``, only the jobs of that kind.
 
         .. versionadded:: 0.4
         """
@@ -1086,11 +1097,15 @@ class ImportErrorRepository(Protocol):
         """
 
     def tally_by_type(
-        self, created_from: datetime | None, created_before: datetime | None
+        self,
+        created_from: datetime | None,
+        created_before: datetime | None,
+        *,
+        kind: ImportKind | None = None,
     ) -> Sequence[ImportErrorTally]:
         """The failed rows of the import jobs created in ``[created_from,
-        created_before)``, counted per error type (the code of each row's first
-        problem) by the storage.
+        created_before)`` (with ``kind``, of that kind only), counted per error type
+        (the code of each row's first problem) by the storage.
 
         .. versionadded:: 0.4
         """

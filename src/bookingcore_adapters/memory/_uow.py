@@ -35,7 +35,7 @@ from bookingcore.domain.families import (
 )
 from bookingcore.domain.groups import BookingGroup, BookingGroupStatus, normalise_group_reference
 from bookingcore.domain.idempotency import KeyClaim, key_claim_id
-from bookingcore.domain.imports import FILE_PURGED_AT, ImportJob, ImportRowError
+from bookingcore.domain.imports import FILE_PURGED_AT, ImportJob, ImportKind, ImportRowError
 from bookingcore.domain.inbox import ReceiptStatus, WebhookReceipt
 from bookingcore.domain.insights import (
     BookingNote,
@@ -1259,13 +1259,19 @@ class _ImportJobRepository(_Repository[ImportJob]):
         return self._uow._page(self._table, lambda _: True, page)
 
     def tally(
-        self, created_from: datetime | None, created_before: datetime | None
+        self,
+        created_from: datetime | None,
+        created_before: datetime | None,
+        *,
+        kind: ImportKind | None = None,
     ) -> Sequence[ImportTally]:
         groups: dict[str, list[int]] = {}
         for job in self._uow._rows(self._table):
             if created_from is not None and job.created_at < created_from:
                 continue
             if created_before is not None and job.created_at >= created_before:
+                continue
+            if kind is not None and job.kind is not kind:
                 continue
             figures = groups.setdefault(str(job.status), [0] * 6)
             counted = (1, job.total_rows, job.created, job.updated, job.skipped, job.failed)
@@ -1274,11 +1280,17 @@ class _ImportJobRepository(_Repository[ImportJob]):
         return [ImportTally(status, *figures) for status, figures in groups.items()]
 
     def tally_timings(
-        self, created_from: datetime | None, created_before: datetime | None
+        self,
+        created_from: datetime | None,
+        created_before: datetime | None,
+        *,
+        kind: ImportKind | None = None,
     ) -> Sequence[ImportTimingTally]:
         groups: dict[str, list[int | None]] = {}
         for job in self._uow._rows(self._table):
             if not _within(job.created_at, created_from, created_before):
+                continue
+            if kind is not None and job.kind is not kind:
                 continue
             took = None
             if job.started_at is not None and job.completed_at is not None:
@@ -1301,12 +1313,17 @@ class _ImportJobRepository(_Repository[ImportJob]):
 
 class _ImportErrorRepository(_Repository[ImportRowError]):
     def tally_by_type(
-        self, created_from: datetime | None, created_before: datetime | None
+        self,
+        created_from: datetime | None,
+        created_before: datetime | None,
+        *,
+        kind: ImportKind | None = None,
     ) -> Sequence[ImportErrorTally]:
         jobs = {
             job.id
             for job in self._uow._rows("imports")
             if _within(job.created_at, created_from, created_before)
+            and (kind is None or job.kind is kind)
         }
         groups: dict[str, list[Any]] = {}
         for error in self._uow._rows(self._table):

@@ -13,6 +13,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    ColumnElement,
     Index,
     Integer,
     String,
@@ -31,6 +32,7 @@ from bookingcore.domain.imports import (
     FILE_PURGED_AT,
     CellProblem,
     ImportJob,
+    ImportKind,
     ImportRowError,
     ImportStatus,
 )
@@ -260,15 +262,27 @@ def _import_timings(dialect: str) -> Select[Any]:
     return _timings_within(dialect, None, None)
 
 
+def _of_kind(kind: ImportKind | None) -> list[ColumnElement[bool]]:
+    """The jobs of ``kind`` (any without it: none); a job whose settings name no kind
+    imported bookings."""
+    if kind is None:
+        return []
+    named = booking_imports.c.import_settings["kind"].as_string()
+    return [func.coalesce(named, ImportKind.BOOKINGS.value) == kind.value]
+
+
 def _timings_within(
-    dialect: str, created_from: datetime | None, created_before: datetime | None
+    dialect: str,
+    created_from: datetime | None,
+    created_before: datetime | None,
+    kind: ImportKind | None = None,
 ) -> Select[Any]:
     """Processing times per status of the jobs created in the period (inside the
     sub-query that times them)."""
     c = booking_imports.c
     timed = (
         select(c.status, micros_between(c.started_at, c.completed_at, dialect).label("micros"))
-        .where(*within(c.created_at, created_from, created_before))
+        .where(*within(c.created_at, created_from, created_before), *_of_kind(kind))
         .subquery()
     )
     return duration_summary(timed, ["status"], dialect)
@@ -290,9 +304,16 @@ class ImportJobRepository(Repository[ImportJob]):
         return self._session.page(self._mapper, [], lambda _: True, page)
 
     def tally(
-        self, created_from: datetime | None, created_before: datetime | None
+        self,
+        created_from: datetime | None,
+        created_before: datetime | None,
+        *,
+        kind: ImportKind | None = None,
     ) -> Sequence[ImportTally]:
-        where = within(booking_imports.c.created_at, created_from, created_before)
+        where = [
+            *within(booking_imports.c.created_at, created_from, created_before),
+            *_of_kind(kind),
+        ]
         found: Sequence[Sequence[Any]]
         if where:
             found = self._session.connection().execute(_IMPORT_TALLY.where(*where)).all()
@@ -307,16 +328,21 @@ class ImportJobRepository(Repository[ImportJob]):
         ]
 
     def tally_timings(
-        self, created_from: datetime | None, created_before: datetime | None
+        self,
+        created_from: datetime | None,
+        created_before: datetime | None,
+        *,
+        kind: ImportKind | None = None,
     ) -> Sequence[ImportTimingTally]:
         connection = self._session.connection()
         dialect = connection.dialect.name
         found: Sequence[Sequence[Any]]
-        if created_from is None and created_before is None:
+        if created_from is None and created_before is None and kind is None:
             # Every job: the statement built once per dialect (see _import_timings).
             found = self._session.fixed_rows(_import_timings(dialect))
         else:
-            found = connection.execute(_timings_within(dialect, created_from, created_before)).all()
+            statement = _timings_within(dialect, created_from, created_before, kind)
+            found = connection.execute(statement).all()
         return [ImportTimingTally(str(row[0]), read_duration(row[1:])) for row in found]
 
     def files_to_purge(self, finished_before: datetime, *, limit: int) -> Sequence[ImportJob]:
@@ -345,9 +371,16 @@ class ImportErrorRepository(Repository[ImportRowError]):
     """:class:`~bookingcore.ports.ImportErrorRepository` in SQL."""
 
     def tally_by_type(
-        self, created_from: datetime | None, created_before: datetime | None
+        self,
+        created_from: datetime | None,
+        created_before: datetime | None,
+        *,
+        kind: ImportKind | None = None,
     ) -> Sequence[ImportErrorTally]:
-        where = within(booking_imports.c.created_at, created_from, created_before)
+        where = [
+            *within(booking_imports.c.created_at, created_from, created_before),
+            *_of_kind(kind),
+        ]
         found: Sequence[Sequence[Any]]
         if where:
             found = self._session.connection().execute(_ERROR_TALLY.where(*where)).all()

@@ -355,6 +355,18 @@ def test_customers_then_travelers_are_imported_by_kind(
     asha = next(t for t in saved if t.name == "Asha Rao")
     assert asha.special_requirements == "Dietary: vegetarian"
 
+    # The statistics count booking imports unless asked for another kind (or all).
+    stats = client.get("/api/admin/bookings/stats", headers=staff_headers).json()
+    assert (stats["jobs"], stats["rows"], stats["by_status"]) == (0, 0, {})
+    people = client.get(
+        "/api/admin/bookings/stats", params={"kind": "travelers"}, headers=staff_headers
+    ).json()
+    assert (people["jobs"], people["rows"], people["created"], people["failed"]) == (1, 3, 2, 1)
+    every = client.get(
+        "/api/admin/bookings/stats", params={"kind": "all"}, headers=staff_headers
+    ).json()
+    assert (every["jobs"], every["rows"], every["by_status"]) == (2, 5, {"COMPLETED": 2})
+
 
 def test_an_unknown_import_kind_answers_422_on_kind(
     client: ApiClient, staff_headers: dict[str, str]
