@@ -8090,6 +8090,25 @@ class CustomerStatsRepositoryContract(_Base):
         expected = summarise_bookings(world["bookings"], world["payments"], now=T0, statuses=wider)
         assert two == expected
 
+    def test_lifetime_value_counts_the_counted_statuses_given(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        """.. versionadded:: 0.4 (the customer view counts the bookings revenue counts)."""
+        world = self._history(uow_factory, make)
+        completed, confirmed = world["bookings"][0], world["bookings"][3]
+        query = BookingFilter(customer_id=world["customer"].id)
+        counted = StatusSet(
+            {"confirmed"}, {(completed.lifecycle, "completed"), ("another", "pending")}
+        )
+        statuses = attrs.evolve(self.STATUSES, counted=counted)
+        with uow_factory() as uow:
+            stats = uow.customer_stats.summarise(query, now=T0, statuses=statuses)
+        assert stats.lifetime_value == (completed.total + confirmed.total,)
+        expected = summarise_bookings(
+            world["bookings"], world["payments"], now=T0, statuses=statuses
+        )
+        assert stats == expected
+
     def test_summarise_applies_the_filter_and_counts_nothing_for_no_match(
         self, uow_factory: UnitOfWorkFactory, make: Builder
     ) -> None:
