@@ -53,6 +53,7 @@ from bookingcore.domain import (
     Traveler,
     WebhookReceipt,
 )
+from bookingcore.domain.partner_webhooks import redact_url_password
 from bookingcore.services import (
     ImportPlan,
     ImportPreview,
@@ -704,7 +705,8 @@ class PartnerLocationsIn(StrictIn):
 
 
 class PartnerOut(BaseModel):
-    """A partner as staff see it (never its secrets)."""
+    """A partner as staff and the partner itself see it (never its secrets, nor the
+    password of its webhook URL)."""
 
     id: UUID
     name: str
@@ -712,7 +714,9 @@ class PartnerOut(BaseModel):
     contact_email: str
     contact_phone: str | None
     api_key: str
-    webhook_url: str | None
+    webhook_url: str | None = Field(
+        description="Where its webhooks go; a password in it shows as `***` (it is write-only)"
+    )
     commission_rate: Decimal | None
     allowed_location_ids: list[UUID]
     is_active: bool
@@ -732,7 +736,9 @@ class PartnerOut(BaseModel):
             contact_email=partner.contact_email.value,
             contact_phone=None if partner.contact_phone is None else partner.contact_phone.e164,
             api_key=partner.api_key,
-            webhook_url=partner.webhook_url,
+            webhook_url=None
+            if partner.webhook_url is None
+            else redact_url_password(partner.webhook_url),
             commission_rate=partner.commission_rate,
             allowed_location_ids=sorted(partner.allowed_location_ids),
             is_active=partner.is_active,

@@ -441,15 +441,29 @@ class DeliveryError(BookingError):
     gateway timeout) or not (an invalid number). Notifier adapters raise it;
     the communications log keeps ``reason`` as the failure reason.
 
+    ``provider_message_id`` is the channel's id for a message it took and then
+    answered failed at once (Twilio's sid on a ``201`` that says ``failed``): the
+    failed message keeps it, so the channel's later delivery reports find it.
+
     .. versionadded:: 0.1
+    .. versionchanged:: 0.4
+       ``provider_message_id``.
     """
 
     code = "delivery_failed"
 
-    def __init__(self, reason: str, *, channel: str, retryable: bool = False) -> None:
+    def __init__(
+        self,
+        reason: str,
+        *,
+        channel: str,
+        retryable: bool = False,
+        provider_message_id: str | None = None,
+    ) -> None:
         self.reason = reason
         self.channel = channel
         self.retryable = retryable
+        self.provider_message_id = provider_message_id
         super().__init__(f"could not send by {channel}: {reason}")
 
     def details(self) -> Mapping[str, Any]:

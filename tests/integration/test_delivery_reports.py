@@ -13,7 +13,14 @@ from datetime import UTC, datetime
 import pytest
 from tests.integration._worlds import ADMIN
 
-from bookingcore import BookingCore, NotFoundError, Principal, Settings, ValidationError
+from bookingcore import (
+    BookingCore,
+    DeliveryError,
+    NotFoundError,
+    Principal,
+    Settings,
+    ValidationError,
+)
 from bookingcore.domain import Communication, CommunicationType
 from bookingcore.domain.communications import CommunicationStatus
 from bookingcore.ports.messaging import OutgoingMessage, SendReceipt
@@ -75,6 +82,53 @@ class Shop:
         return self.core.communications.record_callback(
             sid, status, principal=GATEWAY, reason=reason
         )
+
+
+class FailingAtOnceNotifier(RecordingNotifier):
+    """A gateway that takes the message (``SM-failed``) and answers it failed at once."""
+
+    def send(self, message: OutgoingMessage) -> SendReceipt:
+        super().send(message)
+        raise DeliveryError(
+            "twilio 30008: Unknown error (message SM-failed)",
+            channel="sms",
+            provider_message_id="SM-failed",
+        )
+
+
+def test_a_message_the_gateway_answered_failed_keeps_its_id_for_the_later_reports(
+    any_store: MemoryStore | SqlStore,
+) -> None:
+    """Twilio's 201 may already say ``failed`` (or ``undelivered``): the message is
+    logged failed with the sid, and Twilio's later callbacks for that sid find it
+    (they were answered 404); forward only as ever."""
+    core = BookingCore(
+        uow_factory=any_store.unit_of_work,
+        clock=FixedClock(),
+        ids=SequentialIds(),
+        settings=Settings(default_region="IN"),
+        notifier=FailingAtOnceNotifier(),
+    )
+    mira = core.customers.register("+919812345670", name="Mira", principal=ADMIN).customer
+    failed = core.communications.send_text(  # a failure is logged and returned
+        mira.id,
+        CommunicationType.FOLLOW_UP,
+        subject="How was the trek?",
+        body="Tell us about it.",
+        principal=ADMIN,
+    )
+    assert (failed.status, failed.provider_message_id) == (CommunicationStatus.FAILED, "SM-failed")
+    assert failed.failed_reason == "twilio 30008: Unknown error (message SM-failed)"
+    reported = core.communications.record_callback(
+        "SM-failed", "failed", principal=GATEWAY, reason="failed (30008)"
+    )
+    assert (reported.id, reported.status) == (failed.id, CommunicationStatus.FAILED)
+    assert reported.failed_reason == "failed (30008)"
+    stored = core.communications.get(failed.id, principal=ADMIN)
+    assert (stored.status, stored.provider_message_id) == (
+        CommunicationStatus.FAILED,
+        "SM-failed",
+    )
 
 
 def test_a_message_sent_again_is_found_by_its_new_provider_id(

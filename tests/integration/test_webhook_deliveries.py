@@ -38,6 +38,7 @@ def _world(
     sender: RecordingWebhookSender,
     clock: FixedClock,
     batch: int = 10,
+    url: str = "https://partner.example.com/hooks",
 ) -> WebhookWorld:
     core = BookingCore(
         uow_factory=store.unit_of_work,
@@ -47,7 +48,57 @@ def _world(
         webhook_settings=WebhookSettings(retry=RETRY, batch=batch, jitter_source=lambda: 0.5),
         payment_providers=[ManualProvider()],
     )
-    return webhook_world(core)
+    return webhook_world(core, url)
+
+
+def test_a_webhook_url_with_a_password_is_sent_as_configured_and_logged_with_it_masked(
+    any_store: MemoryStore | SqlStore, clock: FixedClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The attempt log, the delivery's last error and the log records show
+    ``user:***@``: staff and the partner read them; only the sender gets the password."""
+    url = "https://hooks:s3cr%40t-pw@partner.example.com/hooks"
+    sender = RecordingWebhookSender()
+    world = _world(any_store, sender, clock, url=url)
+    world.book()
+    lease = world.core.webhooks.settings.lease
+    answers = iter(["quote", "kill", "raise"])
+
+    def sending(webhook: OutgoingWebhook) -> WebhookResponse:
+        sender.sent.append(webhook)
+        step = next(answers, "ok")
+        if step == "quote":  # a sender's error quoting the URL it was given
+            return WebhookResponse(None, 5, error=f"connection to {webhook.url} failed")
+        if step == "kill":
+            raise _WorkerKilled
+        if step == "raise":
+            raise RuntimeError(f"cannot send to {webhook.url} (password s3cr@t-pw)")
+        return WebhookResponse(200, 1)
+
+    sender.send = sending  # type: ignore[method-assign]
+    with caplog.at_level("DEBUG", logger="bookingcore"):
+        assert world.core.webhooks.deliver_due().retrying == 1  # attempt 1: quoted error
+        clock.advance(RETRY.first_delay)
+        with pytest.raises(_WorkerKilled):
+            world.core.webhooks.deliver_due()  # attempt 2: lost
+        clock.advance(lease)
+        assert world.core.webhooks.deliver_due().lost == 1
+        clock.advance(timedelta(seconds=40))
+        assert world.core.webhooks.deliver_due().dead == 1  # attempt 3: the sender raised
+        [delivery] = world.core.webhooks.list(principal=ADMIN).items
+        world.core.webhooks.resend(delivery.id, principal=ADMIN)
+        assert world.core.webhooks.deliver_due().delivered == 1  # attempt 4
+    assert {w.url for w in sender.sent} == {url}  # sent as configured
+    masked = "https://hooks:***@partner.example.com/hooks"
+    attempts = world.core.webhooks.attempts(delivery.id, principal=world.as_partner)
+    assert [a.url for a in attempts] == [masked] * 4
+    assert attempts[0].error == f"connection to {masked} failed"
+    assert attempts[2].error == f"RuntimeError: cannot send to {masked} (password ***)"
+    shown = [a.error or "" for a in attempts]
+    shown.append(world.core.webhooks.get(delivery.id, principal=ADMIN).last_error or "")
+    shown.append(caplog.text)
+    for text in shown:
+        assert "s3cr" not in text
+    assert masked in caplog.text
 
 
 def test_a_worker_killed_after_its_claim_leaves_the_webhook_to_the_next_after_the_lease(

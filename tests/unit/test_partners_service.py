@@ -116,6 +116,26 @@ class TestRegister:
         assert partner.is_active
         assert store.count("partners") == 1
 
+    def test_the_audit_shows_a_webhook_url_with_its_password_masked(
+        self, core: BookingCore, admin: Principal
+    ) -> None:
+        """The partner keeps the URL as given (its webhooks go there); its history never
+        shows the password, and a changed password still leaves an entry."""
+        url = "https://hooks:s3cret-1@trips.example/hooks"
+        partner = _register(core, admin, webhook_url=url)
+        assert partner.webhook_url == url
+        core.partners.update(
+            partner.id, principal=admin, webhook_url="https://hooks:s3cret-2@trips.example/hooks"
+        )
+        updated, created = core.partners.history(partner.id, principal=admin).items
+        masked = "https://hooks:***@trips.example/hooks"
+        assert created.new_values["webhook_url"] == masked
+        assert (updated.old_values, updated.new_values) == (
+            {"webhook_url": masked},
+            {"webhook_url": masked},
+        )
+        assert "s3cret" not in repr((created.new_values, updated.old_values, updated.new_values))
+
     def test_the_registered_partner_can_be_read_back(
         self, core: BookingCore, admin: Principal, goa: Location
     ) -> None:

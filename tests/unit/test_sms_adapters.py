@@ -311,6 +311,8 @@ class TestTwilioSend:
             sms.send_sms(FAILED_AT_ONCE, "hi")
         assert caught.value.reason.startswith("twilio 30008: Unknown error")
         assert caught.value.retryable is False
+        # Twilio took it (its sid) and will report on it: the failure names it.
+        assert caught.value.provider_message_id == f"SM{1:032x}"
 
     def test_a_success_without_a_sid_is_not_retried_blindly(self, sms: TwilioSmsSender) -> None:
         with pytest.raises(DeliveryError) as caught:

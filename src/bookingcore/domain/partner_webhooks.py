@@ -30,9 +30,11 @@ from __future__ import annotations
 
 import enum
 import math
+import re
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import unquote
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 import attrs
@@ -59,6 +61,7 @@ __all__ = [
     "WebhookTopic",
     "parse_webhook_scheme",
     "parse_webhook_topics",
+    "redact_url_password",
     "topics_for",
 ]
 
@@ -77,6 +80,41 @@ PAYMENT_METADATA_KEY = "payment_id"
 _CONFIRMED_STATES = frozenset({"confirmed", "supplier_confirmed", "payment_confirmed"})
 _RESCHEDULED_STATES = frozenset({"rescheduled"})
 _MAX_TEXT = 2000
+
+
+#: ``scheme://user:`` then the password up to the last ``@`` of the authority.
+_URL_PASSWORD = re.compile(
+    r"(?P<head>\b[A-Za-z][A-Za-z0-9+.-]*://[^/?#@:\s]*:)(?P<password>[^/?#\s]*)@"
+)
+_MASK = "***"
+#: Shorter passwords are only masked where they stand in a URL, not anywhere in a text.
+_MIN_LOOSE_PASSWORD = 4
+
+
+def redact_url_password(text: str, url: str | None = None) -> str:
+    """``text`` with the password of every URL in it replaced by ``***``.
+
+    ``https://user:secret@host/hook`` reads ``https://user:***@host/hook``; a URL
+    with no password, and any other text, stay as they are. When ``url`` is given
+    (the URL sent to), its password is also masked wherever else it shows in
+    ``text`` as it is or percent-decoded (an error message quoting it), unless it
+    is shorter than four characters.
+
+    What a partner's webhook attempts log, and the errors and log records about
+    them, go through it: the webhook is sent to the URL as configured, but its
+    password is shown to no one.
+
+    .. versionadded:: 0.4
+    """
+    redacted = _URL_PASSWORD.sub(lambda m: f"{m['head']}{_MASK}@", text)
+    if url is None:
+        return redacted
+    for match in _URL_PASSWORD.finditer(url):
+        raw = match["password"]
+        for password in {raw, unquote(raw)}:
+            if len(password) >= _MIN_LOOSE_PASSWORD:
+                redacted = redacted.replace(password, _MASK)
+    return redacted
 
 
 class WebhookTopic(enum.StrEnum):

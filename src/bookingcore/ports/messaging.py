@@ -79,7 +79,9 @@ class Notifier(Protocol):
 
         Raises:
             DeliveryError: the channel refused or could not be reached; the
-                communication is logged as failed with the error's reason.
+                communication is logged as failed with the error's reason (and
+                its ``provider_message_id``, when the channel took the message
+                and answered it failed at once).
         """
 
 

@@ -1287,6 +1287,9 @@ class CommunicationService:
                         CommunicationStatus.FAILED,
                         reason=failure.reason,
                         retryable=failure.retryable,
+                        # The channel's id when it took the message and answered failed
+                        # at once: its later delivery reports name it.
+                        provider_message_id=failure.provider_message_id,
                     )
                 # A sender that lost its claim drops its failure: the holder's answer decides.
             else:

@@ -20,7 +20,7 @@ import attrs
 from bookingcore.domain import policy
 from bookingcore.domain._validation import Problems, clean_text, parse_choice
 from bookingcore.domain.assignment import Advisor, AssignmentStrategy, least_loaded, round_robin
-from bookingcore.domain.audit import AuditAction
+from bookingcore.domain.audit import AuditAction, audit_value
 from bookingcore.domain.idempotency import caller_key
 from bookingcore.domain.leads import Lead, LeadFilter, LeadSource, LeadStatus, lead_date
 from bookingcore.domain.policy import Permission, Principal, PrincipalKind, StaffRole
@@ -444,13 +444,29 @@ class LeadService:
     def schedule_follow_up(self, lead_id: LeadId, on: date | None, *, principal: Principal) -> Lead:
         """Plan the next call (``None``: none planned).
 
+        Audited as the lead's other changes are: an ``updated`` entry with the
+        ``follow_up_on`` before and after (ISO dates, or ``None``).
+
         Raises:
             NotFoundError: no such lead visible to ``principal``.
             PermissionDeniedError: neither staff who change everything nor its advisor.
+            ValidationError: on ``follow_up_on`` when ``on`` is not a date.
+
+        .. versionchanged:: 0.4
+           Writes an audit entry.
         """
         with self._ctx.transaction() as tx:
             lead = self._workable(tx.uow, lead_id, principal)
+            before = lead.follow_up_on
             lead.schedule_follow_up(on, now=self._ctx.now())
+            tx.audit(
+                principal,
+                entity="lead",
+                entity_id=lead.id,
+                action=AuditAction.UPDATED,
+                old={"follow_up_on": audit_value(before)},
+                new={"follow_up_on": audit_value(lead.follow_up_on)},
+            )
             tx.commit()
             return lead
 

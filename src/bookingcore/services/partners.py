@@ -31,7 +31,7 @@ import secrets
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import NoReturn, cast
+from typing import Any, NoReturn, cast
 from urllib.parse import urlsplit
 
 import attrs
@@ -47,6 +47,7 @@ from bookingcore.domain._validation import (
 )
 from bookingcore.domain.audit import AuditAction, AuditEntry, audit_value, diff, snapshot
 from bookingcore.domain.auth import RevocationReason
+from bookingcore.domain.partner_webhooks import redact_url_password
 from bookingcore.domain.partners import (
     API_SECRET_PREFIX,
     WEBHOOK_SECRET_PREFIX,
@@ -329,7 +330,7 @@ class PartnerService:
                 entity="partner",
                 entity_id=partner.id,
                 action=AuditAction.CREATED,
-                new=created,
+                new=_masked(created),
             )
             tx.commit()
             return PartnerRegistration(partner, partner.api_key, api_secret)
@@ -827,8 +828,8 @@ class PartnerService:
                 entity="partner",
                 entity_id=partner.id,
                 action=action,
-                old=old,
-                new=new,
+                old=_masked(old),
+                new=_masked(new),
             )
             if action is AuditAction.DEACTIVATED:
                 _revoke_partner_sessions(
@@ -876,7 +877,15 @@ def _revoke_partner_sessions(
     revoke_sessions(tx, PrincipalKind.PARTNER, partner.id, reason, principal=principal, now=now)
 
 
-#: What a partner's audit entries record (never the secrets).
+def _masked(values: dict[str, Any]) -> dict[str, Any]:
+    """Audit values with the password of the webhook URL masked."""
+    url = values.get("webhook_url")
+    if isinstance(url, str):
+        values["webhook_url"] = redact_url_password(url)
+    return values
+
+
+#: What a partner's audit entries record (never the secrets, nor a webhook URL's password).
 _AUDITED = (
     "name",
     "company_name",

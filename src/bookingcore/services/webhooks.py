@@ -60,6 +60,7 @@ from bookingcore.domain.partner_webhooks import (
     WebhookDeliveryStatus,
     WebhookRetryPolicy,
     WebhookTopic,
+    redact_url_password,
     topics_for,
 )
 from bookingcore.domain.policy import Principal
@@ -210,6 +211,18 @@ def webhook_body(payload: Mapping[str, Any]) -> bytes:
     bytes on every attempt)."""
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return text.encode("utf-8")
+
+
+def _redacted(response: WebhookResponse, url: str) -> WebhookResponse:
+    """``response`` with the password of ``url`` masked in its error and excerpt
+    (a sender's error may quote the URL it was given)."""
+    error = response.error
+    excerpt = response.response_excerpt
+    return attrs.evolve(
+        response,
+        error=None if error is None else redact_url_password(error, url),
+        response_excerpt=None if excerpt is None else redact_url_password(excerpt, url),
+    )
 
 
 class WebhookService:
@@ -405,7 +418,9 @@ class WebhookService:
                     delivery_id=delivery.id,
                     number=number,
                     started_at=ran_out - lease,
-                    url=(partner.webhook_url or "") if partner is not None else "",
+                    url=redact_url_password(partner.webhook_url or "")
+                    if partner is not None
+                    else "",
                     succeeded=False,
                     latency_ms=int(lease.total_seconds() * 1000),
                     error=error,
@@ -475,7 +490,8 @@ class WebhookService:
             url = ""
         else:
             assert self._sender is not None
-            url = claim.webhook.url
+            # Sent to the URL as configured; logged with its password masked.
+            url = redact_url_password(claim.webhook.url)
             sending_at = self._ctx.now()
             if sending_at >= claim.until:
                 # Earlier sends of this run used up the lease: another worker may hold it now.
@@ -490,8 +506,17 @@ class WebhookService:
             try:
                 response = self._sender.send(webhook)
             except Exception as exc:  # a sender's bug must not lose the attempt's record
-                _log.exception("webhook sender failed on %s", claim.webhook.webhook_id)
-                response = WebhookResponse(None, 0, error=f"{type(exc).__name__}: {exc}")
+                text = f"{type(exc).__name__}: {exc}"
+                shown = redact_url_password(text, webhook.url)
+                # The traceback is left out when the error quotes the URL's password.
+                _log.error(
+                    "webhook sender failed on %s: %s",
+                    webhook.webhook_id,
+                    shown,
+                    exc_info=exc if shown == text else None,
+                )
+                response = WebhookResponse(None, 0, error=text)
+            response = _redacted(response, webhook.url)
         # The caller's time when it gave one; else the clock's, after the send (and
         # the attempt's start: when the send began).
         at = now or self._ctx.now()

@@ -321,7 +321,8 @@ class TwilioSmsSender(OwnedClient):
             code = document.get("error_code")
             detail = document.get("error_message") or raw_status
             reason = f"twilio {code or raw_status}: {detail} (message {sid})"[:_MAX_REASON]
-            raise DeliveryError(reason, channel=_CHANNEL, retryable=False)
+            # The sid goes with the failure: Twilio's later reports for it must find the message.
+            raise DeliveryError(reason, channel=_CHANNEL, retryable=False, provider_message_id=sid)
         self._log.info("sms to %s accepted by twilio as %s (%s)", label, sid, raw_status)
         return SendReceipt(provider_message_id=sid, status=status or CommunicationStatus.SENT)
 

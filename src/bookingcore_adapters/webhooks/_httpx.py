@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import httpx
 from standardwebhooks import Webhook
 
-from bookingcore.domain.partner_webhooks import SignatureScheme
+from bookingcore.domain.partner_webhooks import SignatureScheme, redact_url_password
 from bookingcore.domain.webhooks import SIGNATURE_HEADER, sign
 from bookingcore.errors import ValidationError
 from bookingcore.ports.webhooks import OutgoingWebhook, WebhookResponse
@@ -157,7 +157,7 @@ class HttpxWebhookSender(OwnedClient):
         except ValueError as exc:  # e.g. an unclosed "[" around an IPv6 address
             return WebhookResponse(None, 0, error=f"unusable URL: {exc}", retryable=False)
         if scheme not in ("http", "https"):
-            error = f"{webhook.url!r} is not an http(s) URL"
+            error = f"{redact_url_password(webhook.url)!r} is not an http(s) URL"
             return WebhookResponse(None, 0, error=error, retryable=False)
         try:
             headers = signed_headers(webhook)

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 from tests.examples.api._client import ApiClient
 from tests.examples.api._common import STORES
 from tests.examples.api.conftest import SETUP
 
-from bookingcore import BookingCore, StaffRole
+from bookingcore import BookingCore, PartnerId, StaffRole
 from bookingcore.domain import Slot
 from bookingcore.testing import FixedClock
 
@@ -293,6 +293,46 @@ def test_admins_register_manage_and_audit_partners(
 
 
 @STORES
+def test_a_webhook_url_password_is_write_only_for_staff_and_the_partner(
+    api_core: BookingCore, client: ApiClient, staff_headers: dict[str, str], slot: Slot
+) -> None:
+    registered = client.post(
+        "/api/admin/partners",
+        json={
+            "name": "Hooked",
+            "company_name": "Hooked Travel",
+            "contact_email": "ops@hooked.example",
+            "allowed_location_ids": [str(slot.location_id)],
+            "webhook_url": "https://hooks:s3cret-pw@hooked.example/in",
+        },
+        headers=staff_headers,
+    )
+    assert registered.status_code == 201, registered.text
+    credentials = registered.json()
+    masked = "https://hooks:***@hooked.example/in"
+    assert credentials["partner"]["webhook_url"] == masked
+    partner_id = credentials["partner"]["id"]
+    stored = api_core.partners.get(PartnerId(UUID(partner_id)), principal=SETUP)
+    assert stored.webhook_url == "https://hooks:s3cret-pw@hooked.example/in"  # sent there
+    token = client.post(
+        "/api/partner/auth/token",
+        json={"api_key": credentials["api_key"], "api_secret": credentials["api_secret"]},
+    )
+    assert token.status_code == 200, token.text
+    own = {"Authorization": f"Bearer {token.json()['access_token']}"}
+    url = f"/api/admin/partners/{partner_id}"
+    for path, headers in [
+        (url, staff_headers),
+        (f"{url}/history", staff_headers),
+        ("/api/admin/partners", staff_headers),
+        ("/api/partner/me", own),
+    ]:
+        answer = client.get(path, headers=headers)
+        assert answer.status_code == 200, answer.text
+        assert "s3cret" not in answer.text
+        assert masked in answer.text
+
+
 def test_partners_are_listed_newest_first_in_pages_with_a_next_link(
     client: ApiClient,
     staff_headers: dict[str, str],
