@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import itertools
 from datetime import timedelta
+from uuid import uuid4
 
 import pytest
 
 from bookingcore import (
     BookingCore,
+    BookingId,
     BookingRequest,
     CapacityError,
     DuplicateError,
@@ -668,3 +670,27 @@ def test_a_completed_trip_is_neither_rescheduled_nor_given_other_travelers(
         )
     assert core.bookings.get(trip.id, principal=ADMIN).slot_id == past.id
     assert core.catalog.get_slot(later.id, principal=ADMIN).seats_held == 0
+
+
+def test_an_unknown_advisor_is_a_validation_error_on_its_field_the_booking_a_not_found(
+    desk: Desk,
+) -> None:
+    """Assigning to an id that is not an active advisor names the field; an unknown
+    booking stays a ``NotFoundError``, and nothing is written."""
+    booking = desk.book(desk.slot(), 1)
+    nobody = StaffId(uuid4())
+    with pytest.raises(ValidationError) as assigned:
+        desk.core.bookings.assign(booking.id, principal=ADMIN, strategy="manual", advisor_id=nobody)
+    assert (assigned.value.errors[0].field, assigned.value.errors[0].code) == (
+        "advisor_id",
+        "unknown_advisor",
+    )
+    assert desk.core.bookings.get(booking.id, principal=ADMIN).assignee_id is None
+    missing = BookingId(uuid4())
+    with pytest.raises(NotFoundError):
+        desk.core.bookings.assign(missing, principal=ADMIN, strategy="manual", advisor_id=nobody)
+    meera = desk.core.staff.add("meera@example.com", "Meera", principal=ADMIN)
+    moved = desk.core.bookings.assign(
+        booking.id, principal=ADMIN, strategy="manual", advisor_id=meera.id
+    )
+    assert moved.assignee_id == meera.id

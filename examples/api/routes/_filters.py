@@ -56,8 +56,13 @@ def starts_within(
     ``zone`` (a day 23 or 25 hours long when the clocks change); without ``day``, as given.
 
     Raises:
-        ValidationError: on ``booking_date`` outside the days slots may start on.
+        ValidationError: on ``booking_date`` outside the days slots may start on, on
+            ``starts_before`` when before ``starts_from``.
     """
+    if starts_from is not None and starts_before is not None and starts_before < starts_from:
+        # As the library's BookingFilter refuses it, before narrowing to the day.
+        msg = "must not be before starts_from"
+        raise ValidationError.single("starts_before", msg, "invalid_range")
     if day is None:
         return starts_from, starts_before
     if not MIN_SERVICE_DATE <= day <= MAX_SERVICE_DATE:
@@ -65,10 +70,10 @@ def starts_within(
         raise ValidationError.single("booking_date", msg, "out_of_range")
     first = datetime.combine(day, time(), zone)
     after = datetime.combine(day + timedelta(days=1), time(), zone)
-    return (
-        first if starts_from is None else max(first, starts_from),
-        after if starts_before is None else min(after, starts_before),
-    )
+    low = first if starts_from is None else max(first, starts_from)
+    high = after if starts_before is None else min(after, starts_before)
+    # A day outside the given bounds: nothing starts within both (an empty period).
+    return low, max(low, high)
 
 
 def booking_sources(values: list[str] | None) -> frozenset[BookingSource] | None:

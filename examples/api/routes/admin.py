@@ -23,6 +23,7 @@ from bookingcore import (
     PermissionDeniedError,
     StaffId,
     StaleVersionError,
+    ValidationError,
 )
 from examples.api.deps import Core, IdempotencyKey, StaffPrincipal
 from examples.api.errors import fields_as_sent, new_traveler_fields, problem_responses
@@ -226,7 +227,13 @@ def assign_booking(
     """
     advisor = None if body.advisor_id is None else StaffId(body.advisor_id)
     if advisor is not None:
-        core.staff.get(advisor, principal=staff)  # an unknown advisor answers 404
+        # An unknown booking answers 404; then an id no staff member has, 422 on advisor_id.
+        core.bookings.get(BookingId(booking_id), principal=staff)
+        try:
+            core.staff.get(advisor, principal=staff)
+        except NotFoundError:
+            msg = "is not a staff member"
+            raise ValidationError.single("advisor_id", msg, "unknown_staff") from None
     booking = core.bookings.update(
         BookingId(booking_id),
         BookingChanges(assignee_id=advisor),

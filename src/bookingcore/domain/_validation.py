@@ -347,3 +347,20 @@ def aware_bound(_instance: object, attribute: Any, value: object) -> None:
     if not isinstance(value, datetime):
         raise ValidationError.single(attribute.name, "must be a date and time", "invalid_type")
     ensure_aware(value, attribute.name)
+
+
+def check_range(
+    start: datetime | None, end: datetime | None, start_field: str, end_field: str
+) -> None:
+    """Refuse a period whose upper bound comes before its lower bound.
+
+    An empty period (both bounds equal) is allowed: it matches nothing. Either
+    bound left ``None`` is open.
+
+    Raises:
+        ValidationError: on ``end_field`` (code ``invalid_range``) when ``end``
+            is before ``start``.
+    """
+    if start is not None and end is not None and end < start:
+        msg = f"must not be before {start_field}"
+        raise ValidationError.single(end_field, msg, "invalid_range")

@@ -20,7 +20,7 @@ from uuid import UUID
 
 import attrs
 
-from bookingcore.domain._validation import Problems, aware_bound, require_text
+from bookingcore.domain._validation import Problems, aware_bound, check_range, require_text
 from bookingcore.domain.values import (
     BookingId,
     CustomerId,
@@ -191,6 +191,9 @@ class CertificateFilter:
     customer_id: CustomerId | None = None
     expires_from: datetime | None = attrs.field(default=None, validator=aware_bound)
     expires_before: datetime | None = attrs.field(default=None, validator=aware_bound)
+
+    def __attrs_post_init__(self) -> None:
+        check_range(self.expires_from, self.expires_before, "expires_from", "expires_before")
 
     def matches(self, certificate: Certificate) -> bool:
         """The reference semantics every adapter implements."""

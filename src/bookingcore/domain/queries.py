@@ -20,7 +20,7 @@ from uuid import UUID
 
 import attrs
 
-from bookingcore.domain._validation import MAX_SEARCH_TEXT, aware_bound, check_text
+from bookingcore.domain._validation import MAX_SEARCH_TEXT, aware_bound, check_range, check_text
 from bookingcore.domain.bookings import Booking
 from bookingcore.domain.customers import Customer
 from bookingcore.domain.slots import Slot
@@ -122,6 +122,11 @@ class BookingFilter:
        ``include_archived`` and ``only_archived``: archived bookings are left out
        by default.
 
+    .. versionchanged:: 0.4
+       A reversed period (a ``*_before`` bound earlier than its ``*_from``) is a
+       ``ValidationError`` naming the ``*_before`` field, code ``invalid_range``,
+       rather than an empty list; equal bounds still match nothing.
+
     .. versionadded:: 0.1
     """
 
@@ -148,6 +153,10 @@ class BookingFilter:
     text_without_customers: bool = False
     include_archived: bool = False
     only_archived: bool = False
+
+    def __attrs_post_init__(self) -> None:
+        check_range(self.starts_from, self.starts_before, "starts_from", "starts_before")
+        check_range(self.created_from, self.created_before, "created_from", "created_before")
 
     @property
     def archived(self) -> bool | None:
@@ -219,6 +228,9 @@ class CustomerFilter:
     created_before: datetime | None = attrs.field(default=None, validator=aware_bound)
     text: str | None = attrs.field(default=None, validator=_search_text)
 
+    def __attrs_post_init__(self) -> None:
+        check_range(self.created_from, self.created_before, "created_from", "created_before")
+
     def matches(self, customer: Customer) -> bool:
         """The reference semantics every adapter implements (merged customers never match).
 
@@ -245,6 +257,10 @@ class CustomerFilter:
 class SlotFilter:
     """Which slots to list; ``starts_from`` / ``starts_before`` are timezone-aware.
 
+    .. versionchanged:: 0.4
+       ``starts_before`` earlier than ``starts_from`` is a ``ValidationError``
+       naming ``starts_before`` (code ``invalid_range``), as in every list filter.
+
     .. versionadded:: 0.1
     """
 
@@ -257,6 +273,9 @@ class SlotFilter:
     starts_before: datetime | None = attrs.field(default=None, validator=aware_bound)
     only_active: bool = True
     only_available: bool = False
+
+    def __attrs_post_init__(self) -> None:
+        check_range(self.starts_from, self.starts_before, "starts_from", "starts_before")
 
     def matches(self, slot: Slot) -> bool:
         """The reference semantics every adapter implements."""

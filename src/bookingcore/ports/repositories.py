@@ -1954,6 +1954,14 @@ class ShareLinkRepository(Protocol):
     def get_by_token_hash(self, token_hash: str) -> ShareLink | None:
         """The link whose token hashes to ``token_hash`` (exactly), working or not."""
 
+    def get_for_update(self, link_id: ShareLinkId) -> ShareLink | None:
+        """The link with this id, read as stored now and locked until the unit of work
+        ends: two revokes of one link run one after the other, and the second finds it
+        revoked.
+
+        .. versionadded:: 0.4
+        """
+
     def list_for_booking(self, booking_id: BookingId) -> Sequence[ShareLink]:
         """The booking's links, every state, oldest first."""
 

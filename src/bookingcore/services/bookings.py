@@ -1844,11 +1844,11 @@ class BookingService:
         change.
 
         Raises:
-            NotFoundError: no such booking visible to ``principal`` (or unknown assignee).
+            NotFoundError: no such booking visible to ``principal``.
             PermissionDeniedError: a field ``principal`` may not edit.
             StaleVersionError: ``expected_version`` is older than the stored one.
-            ValidationError: a value too long; DuplicateError: external id taken;
-                a malformed ``idempotency_key``.
+            ValidationError: a value too long; a malformed ``idempotency_key``.
+            DuplicateError: external id taken.
             IdempotencyConflictError: ``idempotency_key`` was used for another
                 request (another booking, change or reason) or another kind of operation.
 
@@ -2530,18 +2530,21 @@ class BookingService:
         returns the booking as it is now and picks nobody again.
 
         Raises:
-            NotFoundError: no such booking visible to ``principal``, or
-                ``advisor_id`` is not an active advisor.
+            NotFoundError: no such booking visible to ``principal``.
             PermissionDeniedError: ``principal`` may not reassign bookings.
             ValidationError: an unknown strategy, ``manual`` without an advisor,
-                or no active advisor for ``round_robin`` / ``least_loaded``; a
-                malformed ``idempotency_key``.
+                or no active advisor for ``round_robin`` / ``least_loaded``; on
+                ``advisor_id`` (code ``unknown_advisor``) when it is not an active
+                advisor; a malformed ``idempotency_key``.
             IdempotencyConflictError: ``idempotency_key`` was used for another
                 request or another kind of operation.
 
         .. versionadded:: 0.2
         .. versionchanged:: 0.4
            ``idempotency_key``.
+        .. versionchanged:: 0.4
+           An ``advisor_id`` that is not an active advisor is a ``ValidationError``
+           on ``advisor_id`` (it was a ``NotFoundError``, as for the booking).
         """
         chosen = _strategy(strategy)
         clean_reason = clean_text(reason, "reason", max_length=500)
@@ -2566,7 +2569,8 @@ class BookingService:
             if advisor_id is not None:
                 member = next((a for a in staff if a.id == advisor_id and a.is_active), None)
                 if member is None:
-                    raise NotFoundError("advisor", advisor_id)
+                    msg = "is not an active advisor"
+                    raise ValidationError.single("advisor_id", msg, "unknown_advisor")
                 picked: StaffId | None = advisor_id
             elif chosen is AssignmentStrategy.MANUAL:
                 msg = "name the advisor (advisor_id) for a manual assignment"

@@ -70,6 +70,7 @@ import attrs
 
 from bookingcore.domain import policy
 from bookingcore.domain.imports import ImportKind
+from bookingcore.domain._validation import check_range
 from bookingcore.domain.leads import OPEN_LEAD_STATUSES, LeadStatus
 from bookingcore.domain.lifecycle import Lifecycle
 from bookingcore.domain.policy import Permission, Principal, PrincipalKind
@@ -689,11 +690,23 @@ def _months_after(start: date, later: date) -> int:
 def _within(
     start: datetime | None, end: datetime | None
 ) -> tuple[datetime | None, datetime | None]:
-    """A period's bounds, checked aware (fields ``created_from`` and ``created_before``)."""
-    return (
-        None if start is None else ensure_aware(start, "created_from"),
-        None if end is None else ensure_aware(end, "created_before"),
-    )
+    """A period's bounds, checked (fields ``created_from`` and ``created_before``)."""
+    return _bounds(start, end, "created_from", "created_before")
+
+
+def _bounds(
+    start: datetime | None, end: datetime | None, start_field: str, end_field: str
+) -> tuple[datetime | None, datetime | None]:
+    """A period's optional bounds, checked aware and in order (equal bounds: empty).
+
+    Raises:
+        ValidationError: on either field when naive; on ``end_field`` when ``end``
+            is before ``start`` (``invalid_range``).
+    """
+    start = None if start is None else ensure_aware(start, start_field)
+    end = None if end is None else ensure_aware(end, end_field)
+    check_range(start, end, start_field, end_field)
+    return start, end
 
 
 _RATE = Decimal("0.0001")
@@ -1038,8 +1051,7 @@ class ReportService:
             ValidationError: on ``created_from`` or ``created_before`` when naive.
         """
         _require_staff(principal, "waiting-list reports", Permission.VIEW_ALL)
-        start = None if created_from is None else ensure_aware(created_from, "created_from")
-        end = None if created_before is None else ensure_aware(created_before, "created_before")
+        start, end = _bounds(created_from, created_before, "created_from", "created_before")
         with self._ctx.uow_factory().read_only() as uow:
             rows = uow.waitlist.tally(start, end, location_id)
         by_status = {row.status: row for row in rows}
@@ -1090,8 +1102,7 @@ class ReportService:
         _require_staff(
             principal, "import statistics", Permission.IMPORT_BOOKINGS, Permission.VIEW_ALL
         )
-        start = None if created_from is None else ensure_aware(created_from, "created_from")
-        end = None if created_before is None else ensure_aware(created_before, "created_before")
+        start, end = _bounds(created_from, created_before, "created_from", "created_before")
         which = None if kind is None else ImportKind.parse(kind)
         with self._ctx.uow_factory().read_only() as uow:
             rows = uow.imports.tally(start, end, kind=which)
@@ -1271,8 +1282,7 @@ class ReportService:
         .. versionadded:: 0.4
         """
         _require_staff(principal, "status transition reports", Permission.VIEW_ALL)
-        start = None if occurred_from is None else ensure_aware(occurred_from, "occurred_from")
-        end = None if occurred_before is None else ensure_aware(occurred_before, "occurred_before")
+        start, end = _bounds(occurred_from, occurred_before, "occurred_from", "occurred_before")
         with self._ctx.uow_factory().read_only() as uow:
             rows = uow.lifecycle_events.tally_transitions(start, end)
         return sorted(
@@ -1376,8 +1386,7 @@ class ReportService:
         if by not in _ENGAGEMENT_GROUPS:
             allowed = ", ".join(_ENGAGEMENT_GROUPS)
             raise ValidationError.single("by", f"is not one of {allowed}", "invalid_choice")
-        start = None if sent_from is None else ensure_aware(sent_from, "sent_from")
-        end = None if sent_before is None else ensure_aware(sent_before, "sent_before")
+        start, end = _bounds(sent_from, sent_before, "sent_from", "sent_before")
         with self._ctx.uow_factory().read_only() as uow:
             rows = uow.communications.tally_engagement(start, end)
         groups: dict[tuple[str, str | None], list[int]] = {}

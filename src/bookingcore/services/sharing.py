@@ -230,7 +230,12 @@ class TripSharingService:
         self, booking_id: BookingId, link_id: ShareLinkId, *, principal: Principal
     ) -> ShareLink:
         """Stop the link working at once. Revoking a revoked link answers it as it is
-        and writes nothing, so a retry is harmless.
+        and writes nothing, so a retry is harmless. The link is locked while it is
+        revoked: of two revokes at once, the second waits, finds it revoked and writes
+        nothing (one audit entry).
+
+        .. versionchanged:: 0.4
+           The link is locked (:meth:`~bookingcore.ports.ShareLinkRepository.get_for_update`).
 
         Raises:
             NotFoundError: no such booking visible to ``principal``, or no such link
@@ -244,7 +249,7 @@ class TripSharingService:
                 policy.can_share_booking(principal, booking),
                 f"{principal} may not revoke share links of booking {booking_id}",
             )
-            link = tx.uow.share_links.get(link_id)
+            link = tx.uow.share_links.get_for_update(link_id)
             if link is None or link.booking_id != booking.id:
                 raise NotFoundError(SHARE_LINK_ENTITY, link_id)
             if link.revoke(now=now):

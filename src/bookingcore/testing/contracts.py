@@ -8985,6 +8985,32 @@ class ShareLinkRepositoryContract(_Base):
             assert [x.id for x in theirs] == [links[1].id, links[2].id, links[0].id]
             assert uow.share_links.list_for_customer(CustomerId(uuid4())) == []
 
+    @requires("concurrent_units_of_work")
+    def test_a_link_locked_is_read_as_the_unit_of_work_before_it_left_it(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        """``get_for_update`` (0.4) waits for a unit of work that holds the link and
+        reads what it committed: of two revokes at once, one revokes it."""
+        (booking,) = _stored_bookings(uow_factory, make, 1)
+        link = _share_link(booking)
+        _committed(uow_factory, "share_links", link)
+        with uow_factory() as uow:
+            assert uow.share_links.get_for_update(ShareLinkId(uuid4())) is None
+
+        def revoke(minutes: int) -> bool:
+            with uow_factory() as uow:
+                locked = uow.share_links.get_for_update(link.id)
+                assert locked is not None
+                revoked = locked.revoke(now=T0 + timedelta(minutes=minutes))
+                uow.commit()
+                return revoked
+
+        assert sorted(_race(revoke, [1, 2])) == [False, True]
+        with uow_factory() as uow:
+            stored = uow.share_links.get(link.id)
+            assert stored is not None
+            assert stored.revoked_at in {T0 + timedelta(minutes=1), T0 + timedelta(minutes=2)}
+
     def test_opens_are_counted_at_once_and_undone_by_a_rollback(
         self, uow_factory: UnitOfWorkFactory, make: Builder
     ) -> None:

@@ -2129,6 +2129,9 @@ class _ShareLinkRepository(_Repository[ShareLink]):
     def get_by_token_hash(self, token_hash: str) -> ShareLink | None:
         return self._unique("token_hash", token_hash)
 
+    def get_for_update(self, link_id: ShareLinkId) -> ShareLink | None:
+        return self._locked(link_id)
+
     def list_for_booking(self, booking_id: BookingId) -> Sequence[ShareLink]:
         return self._oldest_first(lambda x: x.booking_id == booking_id)
 

@@ -89,6 +89,9 @@ class ShareLinkRepository(Repository[ShareLink]):
     def get_by_token_hash(self, token_hash: str) -> ShareLink | None:
         return self._unique("token_hash", token_hash, lambda x: x.token_hash)
 
+    def get_for_update(self, link_id: ShareLinkId) -> ShareLink | None:
+        return self._session.lock(self._mapper, link_id)
+
     def list_for_booking(self, booking_id: BookingId) -> Sequence[ShareLink]:
         return self._session.select_equal(self._mapper, {"booking_id": booking_id}, oldest_key)
 

@@ -112,3 +112,33 @@ def test_an_import_row_dated_past_the_slot_bounds_fails_on_booking_date(
     (problem,) = preview.json()["rows"][0]["problems"]
     assert (problem["column"], problem["code"]) == ("booking_date", "out_of_range")
     assert api_core.catalog.list_slots(principal=SETUP).items == []
+
+
+@STORES
+@pytest.mark.parametrize(
+    ("url", "low", "high"),
+    [
+        ("/api/admin/bookings", "starts_from", "starts_before"),
+        ("/api/bookings", "starts_from", "starts_before"),
+        ("/api/customers", "created_from", "created_before"),
+        ("/api/admin/reports/waitlist-conversion", "created_from", "created_before"),
+    ],
+)
+def test_a_reversed_period_is_a_422_on_its_upper_bound(
+    client: ApiClient, staff_headers: dict[str, str], url: str, low: str, high: str
+) -> None:
+    later, earlier = "2026-05-02T00:00:00+00:00", "2026-05-01T00:00:00+00:00"
+    answer = client.get(url, params={low: later, high: earlier}, headers=staff_headers)
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["errors"][0]["field"] == high
+    empty = client.get(url, params={low: later, high: later}, headers=staff_headers)
+    assert empty.status_code == 200, empty.text
+
+
+@STORES
+def test_a_day_outside_the_given_period_lists_nothing(
+    client: ApiClient, staff_headers: dict[str, str]
+) -> None:
+    params = {"booking_date": "2026-05-05", "starts_before": "2026-05-01T00:00:00+00:00"}
+    answer = client.get("/api/admin/bookings", params=params, headers=staff_headers)
+    assert answer.status_code == 200, answer.text

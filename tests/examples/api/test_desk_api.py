@@ -98,6 +98,11 @@ def test_the_customer_portal_splits_upcoming_from_history_and_cancels(
     assert client.get("/api/customer/upcoming", headers=asha).json()["items"] == []
 
 
+@pytest.mark.parametrize(
+    "uow_factory",
+    ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
+    indirect=True,
+)
 def test_an_assigned_advisor_sees_moves_and_reads_only_their_bookings(
     client: ApiClient,
     sign_in: SignIn,
@@ -122,7 +127,15 @@ def test_an_assigned_advisor_sees_moves_and_reads_only_their_bookings(
         json={"advisor_id": "00000000-0000-4000-8000-000000000000"},
         headers=staff_headers,
     )
-    assert nobody.status_code == 404
+    # The booking exists, the advisor does not: a 422 on the field sent.
+    assert nobody.status_code == 422, nobody.text
+    assert nobody.json()["errors"][0]["field"] == "advisor_id"
+    no_booking = client.patch(
+        "/api/admin/bookings/00000000-0000-4000-8000-000000000000/assign",
+        json={"advisor_id": "00000000-0000-4000-8000-000000000000"},
+        headers=staff_headers,
+    )
+    assert no_booking.status_code == 404, no_booking.text
     # Only staff who may change every booking reassign them.
     refused = client.patch(
         f"/api/admin/bookings/{other['id']}/assign",
