@@ -69,8 +69,8 @@ from uuid import UUID
 import attrs
 
 from bookingcore.domain import policy
-from bookingcore.domain.imports import ImportKind
 from bookingcore.domain._validation import check_range
+from bookingcore.domain.imports import ImportKind
 from bookingcore.domain.leads import OPEN_LEAD_STATUSES, LeadStatus
 from bookingcore.domain.lifecycle import Lifecycle
 from bookingcore.domain.policy import Permission, Principal, PrincipalKind
