@@ -10,15 +10,15 @@ import base64
 import hashlib
 import hmac
 import json
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs
 
 import attrs
+from tests.adapters._local_server import serve_locally
 
 DOMAIN = "mg.example.com"
 API_KEY = "key-mailgun-api-key-never-shown"
@@ -80,15 +80,9 @@ def fake_mailgun() -> Iterator[FakeMailgun]:
         def log_message(self, format: str, *args: Any) -> None:
             return
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serve_locally(Handler) as url:
+        fake.url = url
         yield fake
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def mailgun_signature(timestamp: str, token: str, key: str = SIGNING_KEY) -> str:
