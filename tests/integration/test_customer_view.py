@@ -18,6 +18,7 @@ from tests._sqlite import sqlite_file_store
 from bookingcore import (
     BookingChanges,
     BookingCore,
+    BookingFilter,
     BookingRequest,
     Money,
     NewTraveler,
@@ -601,3 +602,38 @@ def test_a_customer_whose_bookings_add_up_past_the_largest_single_amount_has_a_v
     stats = _core(any_store).customers.view(customer.id, principal=ADMIN).stats
     assert stats.value_in("VND").amount == Decimal("1200000000000")
     assert stats.spent_in("VND").amount == Decimal("1200000000000")
+
+
+def test_the_view_counts_statuses_as_the_cancellation_report_does(
+    any_store: MemoryStore | SqlStore,
+) -> None:
+    """A refunded trip is cancelled (terminal, holding no seats), as in the reports:
+    counted among the cancellations, never upcoming, adding nothing to the value."""
+    world = _World(any_store)
+    b = world.builder
+    refunded = b.booking(
+        world.customer.id,
+        world.future,
+        [world.traveler.id],
+        lifecycle="travel",
+        status="refunded",
+        created_at=T0 + timedelta(hours=9),
+    )
+    with any_store.unit_of_work() as uow:
+        uow.bookings.add(refunded)
+        uow.commit()
+    core = _core(any_store)
+
+    view = core.customers.view(world.customer.id, principal=ADMIN)
+    (line,) = core.reports.cancellations(
+        principal=ADMIN, where=BookingFilter(customer_id=world.customer.id)
+    )
+
+    stats = view.stats
+    assert stats.total_bookings == line.bookings == 5
+    assert stats.cancelled_bookings == line.cancelled == 2
+    assert stats.no_show_bookings == line.no_shows == 1
+    assert stats.upcoming_bookings == 1
+    assert [booking.id for booking in view.upcoming] == [world.bookings[3].id]
+    assert stats.lifetime_value == (Money("300", "INR"),)
+    assert refunded.status in core.customers.statuses().cancelled.names

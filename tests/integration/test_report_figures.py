@@ -30,6 +30,7 @@ from bookingcore import (
     PermissionDeniedError,
     Principal,
     Settings,
+    SlotFilter,
     StaffId,
     StaffRole,
     TravelerDetails,
@@ -231,6 +232,27 @@ def test_capacity_utilisation_adds_seats_held_against_capacity(shop: Shop) -> No
     with pytest.raises(ValidationError) as refused:
         shop.core.reports.capacity_utilisation(principal=ADMIN, by="partner")
     assert refused.value.errors[0].field == "by"
+
+
+def test_capacity_utilisation_counts_closed_slots_with_a_filter_as_without(shop: Shop) -> None:
+    """A closed slot still runs with the seats its bookings hold: the report counts
+    every slot, active or not, and a ``SlotFilter`` only narrows which (its
+    ``only_active``, true by default for lists, does not drop closed slots here)."""
+    shop.book(shop.trek.id, 2)
+    shop.core.catalog.close_slot(shop.trek.id, principal=ADMIN)
+    reports = shop.core.reports
+
+    (everything,) = reports.capacity_utilisation(principal=ADMIN)
+    (filtered,) = reports.capacity_utilisation(principal=ADMIN, where=SlotFilter())
+    by_location = reports.capacity_utilisation(principal=ADMIN, by="location")
+    (camp,) = reports.capacity_utilisation(
+        principal=ADMIN, by="location", where=SlotFilter(location_id=shop.camp.id)
+    )
+
+    assert (everything.slots, everything.capacity, everything.seats_held) == (2, 5, 2)
+    assert filtered == everything
+    assert camp == next(line for line in by_location if line.key == shop.camp.id)
+    assert (camp.slots, camp.seats_held, camp.utilisation) == (1, 2, Decimal("0.4"))
 
 
 def test_capacity_utilisation_is_for_staff_who_may_view_everything(shop: Shop) -> None:

@@ -13,6 +13,7 @@ from bookingcore.domain import (
     APPOINTMENT,
     PRESETS,
     RESERVATION,
+    TRAVEL,
     BookingNote,
     Certificate,
     CertificateFilter,
@@ -20,10 +21,12 @@ from bookingcore.domain import (
     CertificateState,
     CustomerStats,
     StatusGroups,
+    StatusSet,
     summarise_bookings,
 )
 from bookingcore.domain.audit import REDACTED, AuditAction, AuditEntry
 from bookingcore.domain.customers import ERASED_NAME, erased_phone
+from bookingcore.domain.lifecycle import Lifecycle
 from bookingcore.domain.values import Actor, BookingId, CustomerId, EmailAddress
 from bookingcore.services import status_groups
 from bookingcore.testing.builders import T0, Builder
@@ -32,11 +35,35 @@ from bookingcore.testing.builders import T0, Builder
 class TestStatusGroups:
     def test_cancelled_and_no_show_states_come_from_the_lifecycles(self) -> None:
         groups = status_groups(PRESETS.values())
-        assert {"cancelled", "CANCELLED"} <= groups.cancelled
-        assert groups.no_show == {"no_show", "NO_SHOW"}
-        assert groups.ended == groups.cancelled | groups.no_show
-        assert status_groups([RESERVATION]).no_show == {"no_show"}
-        assert status_groups([APPOINTMENT]).cancelled == {"CANCELLED"}
+        assert groups.cancelled.names == {"cancelled", "CANCELLED", "refunded"}
+        assert groups.no_show.names == {"no_show", "NO_SHOW"}
+        assert groups.ended.names == groups.cancelled.names | groups.no_show.names
+        assert status_groups([RESERVATION]).no_show.names == {"no_show"}
+        assert status_groups([APPOINTMENT]).cancelled.names == {"CANCELLED"}
+
+    def test_a_status_counting_differently_in_two_lifecycles_is_matched_with_it(self) -> None:
+        """A lifecycle of one's own where ``refunded`` still holds seats: only travel's
+        ``refunded`` is cancelled, as in the reports."""
+        own = Lifecycle(
+            name="own",
+            states=("pending", "refunded", "cancelled"),
+            initial="pending",
+            transitions={"pending": {"refunded", "cancelled"}},
+            terminal={"cancelled"},
+            holding={"pending", "refunded"},
+            cancelled="cancelled",
+        )
+        groups = status_groups([TRAVEL, own])
+        assert groups.is_cancelled("travel", "refunded")
+        assert not groups.is_cancelled("own", "refunded")
+        assert groups.has_ended("own", "cancelled")
+        assert groups.counts("own", "refunded")
+
+    def test_names_given_as_before_are_a_status_set(self) -> None:
+        groups = StatusGroups(cancelled=frozenset({"cancelled"}), no_show={"no_show"})
+        assert groups.cancelled == StatusSet({"cancelled"})
+        assert groups.has_ended("any", "no_show")
+        assert not groups.has_ended("any", "pending")
 
 
 class TestSummariseBookings:

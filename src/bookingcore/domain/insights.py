@@ -32,27 +32,40 @@ def _money_tuple(value: Iterable[Money]) -> tuple[Money, ...]:
     return tuple(sorted(value, key=lambda m: m.currency))
 
 
+def _status_set(value: StatusSet | Iterable[str]) -> StatusSet:
+    """``value`` as a :class:`StatusSet`: status names (in any lifecycle) as they are."""
+    return value if isinstance(value, StatusSet) else StatusSet(value)
+
+
 @attrs.frozen(kw_only=True)
 class StatusGroups:
     """Which booking statuses count as cancelled, which as a no-show, and which as
     completed.
 
-    Lifecycles are data: the service builds this from the configured
-    lifecycles (each one's ``cancelled`` state; every state called ``no_show``
-    in any case; every state called ``completed`` in any case) and hands it to
-    the storage. ``counted`` holds the statuses whose bookings add to the
-    lifetime value: those that count towards revenue (a status holding seats, as
-    :meth:`~bookingcore.services.ReportService.revenue` decides), so a travel
-    booking ``refunded``, or still a quotation, adds nothing; ``None`` (the 0.3
-    rule) counts every status not ``cancelled``.
+    Lifecycles are data: the service builds this from the configured lifecycles
+    as the reports count statuses
+    (:func:`~bookingcore.services.reports.status_groups`: a lifecycle's
+    ``cancelled`` state, or a terminal one holding no seats such as travel's
+    ``refunded``, is cancelled; ...) and hands it to the storage. Each group is a
+    :class:`~bookingcore.domain.StatusSet` (status names, and ``(lifecycle,
+    status)`` pairs for a status that counts differently in two lifecycles); a
+    set of names is taken as the names. ``counted`` holds the statuses whose
+    bookings add to the lifetime value: those that count towards revenue (a
+    status holding seats, as :meth:`~bookingcore.services.ReportService.revenue`
+    decides), so a travel booking ``refunded``, or still a quotation, adds
+    nothing; ``None`` (the 0.3 rule) counts every status not ``cancelled``.
 
     .. versionadded:: 0.3
     .. versionchanged:: 0.4 ``completed`` and ``counted``.
+    .. versionchanged:: 0.4
+       ``cancelled``, ``no_show`` and ``completed`` are :class:`StatusSet` (names
+       given as before are converted); test a booking with :meth:`is_cancelled`,
+       :meth:`is_no_show`, :meth:`is_completed` and :meth:`has_ended`.
     """
 
-    cancelled: frozenset[str] = frozenset()
-    no_show: frozenset[str] = frozenset()
-    completed: frozenset[str] = frozenset()
+    cancelled: StatusSet = attrs.field(factory=StatusSet, converter=_status_set)
+    no_show: StatusSet = attrs.field(factory=StatusSet, converter=_status_set)
+    completed: StatusSet = attrs.field(factory=StatusSet, converter=_status_set)
     counted: StatusSet | None = None
 
     def counts(self, lifecycle: str, status: str) -> bool:
@@ -61,13 +74,47 @@ class StatusGroups:
         .. versionadded:: 0.4
         """
         if self.counted is None:
-            return status not in self.cancelled
+            return not self.cancelled.holds(lifecycle, status)
         return self.counted.holds(lifecycle, status)
 
+    def is_cancelled(self, lifecycle: str, status: str) -> bool:
+        """Whether a booking of ``lifecycle`` in ``status`` is cancelled.
+
+        .. versionadded:: 0.4
+        """
+        return self.cancelled.holds(lifecycle, status)
+
+    def is_no_show(self, lifecycle: str, status: str) -> bool:
+        """Whether a booking of ``lifecycle`` in ``status`` is a no-show.
+
+        .. versionadded:: 0.4
+        """
+        return self.no_show.holds(lifecycle, status)
+
+    def is_completed(self, lifecycle: str, status: str) -> bool:
+        """Whether a booking of ``lifecycle`` in ``status`` is completed.
+
+        .. versionadded:: 0.4
+        """
+        return self.completed.holds(lifecycle, status)
+
+    def has_ended(self, lifecycle: str, status: str) -> bool:
+        """Whether a booking of ``lifecycle`` in ``status`` will not take place
+        (cancelled or a no-show).
+
+        .. versionadded:: 0.4
+        """
+        return self.cancelled.holds(lifecycle, status) or self.no_show.holds(lifecycle, status)
+
     @property
-    def ended(self) -> frozenset[str]:
-        """The statuses of bookings that will not take place."""
-        return self.cancelled | self.no_show
+    def ended(self) -> StatusSet:
+        """The statuses of bookings that will not take place: cancelled or a no-show.
+
+        .. versionchanged:: 0.4 a :class:`StatusSet`.
+        """
+        return StatusSet(
+            self.cancelled.names | self.no_show.names, self.cancelled.pairs | self.no_show.pairs
+        )
 
 
 @attrs.frozen(kw_only=True)
@@ -174,10 +221,11 @@ def summarise_bookings(
     value: dict[str, Decimal] = {}
     for booking in bookings:
         total += 1
-        cancelled += booking.status in statuses.cancelled
-        no_show += booking.status in statuses.no_show
-        completed += booking.status in statuses.completed
-        upcoming += booking.starts_at >= now and booking.status not in statuses.ended
+        lifecycle, status = booking.lifecycle, booking.status
+        cancelled += statuses.is_cancelled(lifecycle, status)
+        no_show += statuses.is_no_show(lifecycle, status)
+        completed += statuses.is_completed(lifecycle, status)
+        upcoming += booking.starts_at >= now and not statuses.has_ended(lifecycle, status)
         first = booking.created_at if first is None else min(first, booking.created_at)
         last = booking.created_at if last is None else max(last, booking.created_at)
         if statuses.counts(booking.lifecycle, booking.status):

@@ -150,11 +150,10 @@ class CertificateService:
         if booking.status.lower() == "completed":
             return True
         # A terminal state that gives the seats back (travel's ``refunded``) did not take place.
-        ended = status_groups([lifecycle]).ended
         return (
             lifecycle.is_terminal(booking.status)
             and lifecycle.holds_capacity(booking.status)
-            and booking.status not in ended
+            and not status_groups([lifecycle]).has_ended(booking.lifecycle, booking.status)
         )
 
     def issue(

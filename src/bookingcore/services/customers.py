@@ -24,7 +24,6 @@ from bookingcore.domain.customers import Customer, Traveler
 from bookingcore.domain.events import CustomerRegistered
 from bookingcore.domain.insights import CustomerStats, StatusGroups
 from bookingcore.domain.leads import LeadFilter
-from bookingcore.domain.lifecycle import Lifecycle
 from bookingcore.domain.loyalty import LoyaltyStatus
 from bookingcore.domain.payments import Payment
 from bookingcore.domain.policy import Permission, Principal, PrincipalKind
@@ -56,7 +55,7 @@ from bookingcore.ports.uow import UnitOfWork
 from bookingcore.services._context import ServiceContext, Transaction, claim_change
 from bookingcore.services._family_links import move_family_links
 from bookingcore.services._sessions import revoke_sessions
-from bookingcore.services.reports import counted_statuses
+from bookingcore.services.reports import status_groups
 
 __all__ = [
     "CustomerHistory",
@@ -76,26 +75,6 @@ VIEW_BOOKINGS = 20
 
 #: How many advisor notes a view shows, newest first.
 VIEW_ADVISOR_NOTES = 50
-
-
-def status_groups(lifecycles: Iterable[Lifecycle]) -> StatusGroups:
-    """Which statuses of ``lifecycles`` are cancellations, no-shows and completions.
-
-    Each lifecycle's ``cancelled`` state is a cancellation; a state named
-    ``no_show`` (any case) is a no-show, one named ``completed`` (any case) a
-    completion. The bookings that add to the lifetime value are those revenue
-    counts (:func:`~bookingcore.services.reports.counted_statuses`).
-
-    .. versionadded:: 0.3
-    .. versionchanged:: 0.4 ``completed`` and ``counted``.
-    """
-    chosen = list(lifecycles)
-    return StatusGroups(
-        counted=counted_statuses(chosen),
-        cancelled=frozenset(lc.cancelled for lc in chosen if lc.cancelled is not None),
-        no_show=frozenset(s for lc in chosen for s in lc.states if s.lower() == "no_show"),
-        completed=frozenset(s for lc in chosen for s in lc.states if s.lower() == "completed"),
-    )
 
 
 def loyalty_in(
@@ -656,9 +635,11 @@ class CustomerService:
     # ------------------------------------------------------------ customer view (0.3)
 
     def statuses(self) -> StatusGroups:
-        """The cancelled and no-show statuses of the configured lifecycles.
+        """How the configured lifecycles' statuses count in the view's figures: as the
+        reports count them (:func:`~bookingcore.services.reports.status_groups`).
 
         .. versionadded:: 0.3
+        .. versionchanged:: 0.4 the reports' rules (travel's ``refunded`` is cancelled).
         """
         return status_groups(self._ctx.settings.lifecycles.values())
 
@@ -729,7 +710,7 @@ class CustomerService:
         ]
         notes.sort(key=lambda n: n.written_at, reverse=True)
         upcoming = sorted(
-            (b for b in ahead if b.status not in statuses.ended),
+            (b for b in ahead if not statuses.has_ended(b.lifecycle, b.status)),
             key=lambda b: (b.starts_at, b.id.bytes),
         )
         return CustomerView(

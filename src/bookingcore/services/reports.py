@@ -71,6 +71,7 @@ import attrs
 from bookingcore.domain import policy
 from bookingcore.domain._validation import check_range
 from bookingcore.domain.imports import ImportKind
+from bookingcore.domain.insights import StatusGroups
 from bookingcore.domain.leads import OPEN_LEAD_STATUSES, LeadStatus
 from bookingcore.domain.lifecycle import Lifecycle
 from bookingcore.domain.policy import Permission, Principal, PrincipalKind
@@ -123,6 +124,7 @@ __all__ = [
     "TransitionLine",
     "UtilisationLine",
     "WaitlistConversion",
+    "status_groups",
 ]
 
 
@@ -790,6 +792,29 @@ def counted_statuses(lifecycles: Iterable[Lifecycle]) -> StatusSet:
     return _Statuses.of(lifecycles).counted
 
 
+def status_groups(lifecycles: Iterable[Lifecycle]) -> StatusGroups:
+    """How the reports count the statuses of ``lifecycles`` (see the module docstring),
+    as the :class:`~bookingcore.domain.StatusGroups` the customer view hands to the
+    storage: cancelled (a lifecycle's ``cancelled`` state, or a terminal one holding
+    no seats, such as travel's ``refunded``), no-shows, completed, and the statuses
+    that add to the lifetime value (those revenue counts, :func:`counted_statuses`).
+    A customer's figures therefore equal the cancellation report's over their bookings.
+
+    .. versionadded:: 0.3
+    .. versionchanged:: 0.4
+       The reports' rules: a terminal state holding no seats (``refunded``) is
+       cancelled, and a status counting differently in two lifecycles is matched
+       with its lifecycle; ``completed`` and ``counted``.
+    """
+    found = _Statuses.of(lifecycles)
+    return StatusGroups(
+        cancelled=found.cancelled,
+        no_show=found.no_show,
+        completed=found.completed,
+        counted=found.counted,
+    )
+
+
 class ReportService:
     """Reports over bookings and payments, for staff who may see every booking.
 
@@ -1014,14 +1039,27 @@ class ReportService:
     ) -> Sequence[UtilisationLine]:
         """Seats held against capacity, per location, product, month of start, or overall.
 
+        Every slot counts, active or not: a closed slot still runs with the seats its
+        bookings hold, and a cancelled one holds none. ``where`` narrows the slots
+        (location, product, start, ``only_available``); its ``only_active``, true by
+        default for lists, is not applied, so a filter that selects every slot gives
+        the figures of no filter.
+
+        .. versionchanged:: 0.4
+           A ``where`` no longer leaves out closed and cancelled slots.
+
         Raises:
             ValidationError: on ``by`` when slots cannot be grouped that way.
             PermissionDeniedError: ``principal`` is not staff with ``view_all``.
         """
         _require_staff(principal, "capacity reports", Permission.VIEW_ALL)
         grouping = _grouping(by)
+        if where is None:
+            where = _EVERY_SLOT
+        elif where.only_active:
+            where = attrs.evolve(where, only_active=False)
         with self._ctx.uow_factory().read_only() as uow:
-            rows = uow.slots.tally(where or _EVERY_SLOT, grouping, zone=self._ctx.settings.zone)
+            rows = uow.slots.tally(where, grouping, zone=self._ctx.settings.zone)
         lines = [
             UtilisationLine(
                 row.key,

@@ -8109,6 +8109,31 @@ class CustomerStatsRepositoryContract(_Base):
         )
         assert stats == expected
 
+    def test_status_groups_match_a_status_by_its_lifecycle_where_given_pairs(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        """.. versionadded:: 0.4 (the view counts statuses as the reports do: a status
+        may be cancelled in one lifecycle and not in another)."""
+        world = self._history(uow_factory, make)
+        lifecycle = world["bookings"][0].lifecycle
+        statuses = StatusGroups(
+            cancelled=StatusSet({"cancelled"}, {(lifecycle, "pending"), ("another", "confirmed")}),
+            no_show=StatusSet((), {(lifecycle, "no_show")}),
+            completed=StatusSet((), {(lifecycle, "completed"), ("another", "confirmed")}),
+        )
+        now = T0 + timedelta(days=10)
+        query = BookingFilter(customer_id=world["customer"].id)
+        with uow_factory() as uow:
+            stats = uow.customer_stats.summarise(query, now=now, statuses=statuses)
+        assert (stats.cancelled_bookings, stats.no_show_bookings) == (2, 1)
+        assert stats.completed_bookings == 1
+        assert stats.upcoming_bookings == 1  # the pending one is cancelled here
+        assert stats.value_in("BHD") == Money.zero("BHD")  # nor counted
+        expected = summarise_bookings(
+            world["bookings"], world["payments"], now=now, statuses=statuses
+        )
+        assert stats == expected
+
     def test_summarise_applies_the_filter_and_counts_nothing_for_no_match(
         self, uow_factory: UnitOfWorkFactory, make: Builder
     ) -> None:

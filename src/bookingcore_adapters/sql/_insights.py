@@ -29,12 +29,6 @@ __all__ = ["CustomerStatsRepository"]
 _SCALE = 10_000  # amounts carry four decimals (NUMERIC(18, 4))
 
 
-def _is_in(column: ColumnElement[str], values: frozenset[str]) -> ColumnElement[bool]:
-    if not values:
-        return and_(column.is_(None), column.is_not(None))  # false, and typed
-    return column.in_(sorted(values))
-
-
 def _ten_thousandths(amount: ColumnElement[Any]) -> ColumnElement[int]:
     """SQLite: an amount stored as decimal text (``"-12.5"``) as whole ten-thousandths
     (``-125000``), read from the text itself so no binary float rounds it."""
@@ -75,9 +69,10 @@ class CustomerStatsRepository:
         sqlite = connection.dialect.name == "sqlite"
         where, source = booking_where(query, self._session.search)
         b = bookings.c
-        one = case((and_(b.starts_at >= now, ~_is_in(b.status, statuses.ended)), 1), else_=0)
+        ended = status_in(statuses.ended, b.status, b.lifecycle)
+        one = case((and_(b.starts_at >= now, ~ended), 1), else_=0)
         if statuses.counted is None:
-            kept = case((_is_in(b.status, statuses.cancelled), 0), else_=1)
+            kept = case((status_in(statuses.cancelled, b.status, b.lifecycle), 0), else_=1)
         else:
             kept = case((status_in(statuses.counted, b.status, b.lifecycle), 1), else_=0)
         grouped = (
@@ -85,9 +80,9 @@ class CustomerStatsRepository:
                 b.currency,
                 func.count(),
                 func.sum(one),
-                func.sum(case((_is_in(b.status, statuses.cancelled), 1), else_=0)),
-                func.sum(case((_is_in(b.status, statuses.no_show), 1), else_=0)),
-                func.sum(case((_is_in(b.status, statuses.completed), 1), else_=0)),
+                func.sum(case((status_in(statuses.cancelled, b.status, b.lifecycle), 1), else_=0)),
+                func.sum(case((status_in(statuses.no_show, b.status, b.lifecycle), 1), else_=0)),
+                func.sum(case((status_in(statuses.completed, b.status, b.lifecycle), 1), else_=0)),
                 func.min(b.created_at),
                 func.max(b.created_at),
                 self._sum(case((kept == 1, b.total_amount), else_=None), sqlite),
