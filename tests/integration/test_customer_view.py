@@ -299,6 +299,19 @@ def test_rebooking_suggests_upcoming_slots_with_room_of_products_booked_before(
     assert core.customers.rebooking_suggestions(world.other.id, principal=ADMIN) == []
 
 
+@pytest.mark.parametrize("limit", [0, -1, 501, True, 2.5])
+def test_rebooking_suggestions_refuse_a_limit_that_is_not_1_to_500(
+    any_store: MemoryStore | SqlStore, limit: Any
+) -> None:
+    world = _World(any_store)
+    core = _core(any_store)
+
+    with pytest.raises(ValidationError) as refused:
+        core.customers.rebooking_suggestions(world.customer.id, principal=ADMIN, limit=limit)
+
+    assert refused.value.errors[0].field == "limit"
+
+
 def test_identify_finds_by_phone_then_by_email_and_creates_with_a_phone(
     any_store: MemoryStore | SqlStore,
 ) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 import attrs
 
 from bookingcore.domain import policy
-from bookingcore.domain._validation import Problems, clean_text
+from bookingcore.domain._validation import Problems, bounded_count, clean_text
 from bookingcore.domain.audit import AuditAction, diff, snapshot
 from bookingcore.domain.auth import RevocationReason
 from bookingcore.domain.bookings import Booking
@@ -785,9 +785,13 @@ class CustomerService:
 
         Raises:
             NotFoundError: no such customer visible to ``principal``.
+            ValidationError: on ``limit`` unless a whole number from 1 to 500.
 
         .. versionadded:: 0.3
+        .. versionchanged:: 0.4 a ``limit`` outside 1-500 is refused (it was clamped,
+           and a negative one cut suggestions off the end).
         """
+        limit = bounded_count(limit, "limit", minimum=1, maximum=MAX_PAGE_SIZE)
         now = self._ctx.now()
         scoped = policy.scope_bookings(
             principal, BookingFilter(customer_id=customer_id, include_archived=True)
@@ -798,7 +802,7 @@ class CustomerService:
             for product_id in uow.customer_stats.booked_products(scoped, limit=10):
                 slots = uow.slots.list(
                     SlotFilter(product_id=product_id, starts_from=now, only_available=True),
-                    PageRequest(limit=max(1, min(limit, MAX_PAGE_SIZE))),
+                    PageRequest(limit=limit),
                 )
                 found += [RebookingSuggestion(product_id, slot) for slot in slots]
         found.sort(key=lambda s: (s.slot.starts_at, s.slot.id.bytes))
