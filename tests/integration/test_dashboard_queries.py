@@ -232,3 +232,38 @@ def test_round_robin_takes_advisors_in_turn_counting_assigned_leads(
     assert picked[0] in (ann.id, bob.id)
     assert picked[0] != picked[1]
     assert picked[:2] == picked[2:]
+
+
+def test_cancelled_departures_do_not_crowd_the_active_ones_off_the_dashboard(
+    any_store: MemoryStore | SqlStore,
+) -> None:
+    """Departures show at most 200 active bookings: cancelled ones made later do not
+    take the places of the active ones."""
+    b = Builder()
+    location = b.location()
+    customer = b.customer()
+    traveler = b.traveler(customer.id)
+    slot = b.slot(location.id, starts_at=T0 + timedelta(days=2, hours=6))
+    leaving = b.booking(customer.id, slot, [traveler.id], status="confirmed", created_at=T0)
+    gone = [
+        b.booking(
+            customer.id,
+            slot,
+            [traveler.id],
+            status="cancelled",
+            created_at=T0 + timedelta(minutes=1 + n),
+        )
+        for n in range(201)
+    ]
+    with any_store.unit_of_work() as uow:
+        uow.locations.add(location)
+        uow.customers.add(customer)
+        uow.travelers.add(traveler)
+        uow.slots.add(slot)
+        for booking in [leaving, *gone]:
+            uow.bookings.add(booking)
+        uow.commit()
+
+    board = _core(any_store).dashboard.staff(principal=ADMIN, day=DAY)
+
+    assert [booking.id for booking in board.departures] == [leaving.id]

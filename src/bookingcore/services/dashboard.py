@@ -45,7 +45,7 @@ class StaffDashboard:
             have not confirmed (pending or rejected), with those items' count,
             soonest departure first.
         departures: bookings whose slot starts on ``day`` in ``Settings.timezone``,
-            active ones only.
+            active ones only, the first 200 (cancelled ones never take their places).
         awaiting_payment: bookings whose payment is still to come (``booking_created``
             or ``payment_pending``), soonest departure first.
 
@@ -102,8 +102,16 @@ class DashboardService:
                     )
                 )
             )
+            # Only statuses still under way in some lifecycle are read, so cancelled and
+            # ended bookings never take the places of active ones in the bounded list.
+            under_way = frozenset(
+                state
+                for lifecycle in self._ctx.settings.lifecycles.values()
+                for state in lifecycle.states
+                if lifecycle.is_active(state)
+            )
             departures = uow.bookings.list(
-                BookingFilter(starts_from=starts, starts_before=ends),
+                BookingFilter(starts_from=starts, starts_before=ends, statuses=under_way),
                 PageRequest(limit=_LIMIT),
             ).items
             unpaid = uow.bookings.list(
