@@ -652,7 +652,9 @@ class CustomerStatsOut(BaseModel):
     no_show_bookings: int
     first_booking_at: datetime | None
     last_booking_at: datetime | None
-    lifetime_value: list[MoneyOut] = Field(description="Bookings not cancelled, per currency")
+    lifetime_value: list[MoneyOut] = Field(
+        description="Totals of the bookings revenue counts (holding seats), per currency"
+    )
     total_spent: list[MoneyOut] = Field(description="Captured less refunded, per currency")
     completed_bookings: int = Field(default=0, description="Bookings in a completed state")
 
