@@ -229,7 +229,12 @@ class CustomerStatsRepository(Protocol):
     ) -> CustomerStats:
         """The :class:`~bookingcore.domain.insights.CustomerStats` of the bookings
         matching ``query`` (and of their payments), as
-        :func:`~bookingcore.domain.insights.summarise_bookings` computes them."""
+        :func:`~bookingcore.domain.insights.summarise_bookings` computes them.
+
+        .. versionchanged:: 0.4
+           Each group of ``statuses`` is a :class:`~bookingcore.domain.StatusSet`:
+           a booking is in it by its status's name or by its ``(lifecycle, status)``.
+        """
 
     def booked_products(self, query: BookingFilter, *, limit: int) -> Sequence[ProductId]:
         """Up to ``limit`` distinct products of the bookings matching ``query``,
