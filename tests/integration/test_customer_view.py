@@ -650,3 +650,33 @@ def test_the_view_counts_statuses_as_the_cancellation_report_does(
     assert [booking.id for booking in view.upcoming] == [world.bookings[3].id]
     assert stats.lifetime_value == (Money("300", "INR"),)
     assert refunded.status in core.customers.statuses().cancelled.names
+
+
+def test_cancelled_bookings_made_later_do_not_crowd_an_upcoming_one_off_the_view(
+    any_store: MemoryStore | SqlStore,
+) -> None:
+    """``view.upcoming`` lists the bookings still to take place among the 20 made last:
+    bookings cancelled since do not take their places, so the list agrees with
+    ``stats.upcoming_bookings``."""
+    world = _World(any_store)
+    b = world.builder
+    gone = [
+        b.booking(
+            world.customer.id,
+            world.future,
+            [world.traveler.id],
+            status=("cancelled", "no_show")[n % 2],
+            created_at=T0 + timedelta(days=1, minutes=n),
+        )
+        for n in range(20)
+    ]
+    with any_store.unit_of_work() as uow:
+        for booking in gone:
+            uow.bookings.add(booking)
+        uow.commit()
+    core = _core(any_store)
+
+    view = core.customers.view(world.customer.id, principal=ADMIN)
+
+    assert view.stats.upcoming_bookings == 1
+    assert [booking.id for booking in view.upcoming] == [world.bookings[3].id]

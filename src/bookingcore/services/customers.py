@@ -167,7 +167,8 @@ class CustomerView:
 
     ``stats`` come from the storage's aggregate queries and count only the
     bookings the principal may see; ``upcoming`` are bookings still to take
-    place, soonest first (of the 20 most recently made, when there are more),
+    place (neither cancelled nor a no-show), soonest first (the 20 of them most
+    recently made, when there are more),
     ``recent`` the 20 newest bookings;
     ``requirements`` what their travelers need; ``notes`` what staff wrote,
     newest first: the internal notes of their recent bookings and the newest
@@ -666,12 +667,27 @@ class CustomerService:
         scoped = policy.scope_bookings(
             principal, BookingFilter(customer_id=customer_id, include_archived=True)
         )
+        # The statuses of bookings still to take place in some lifecycle: bookings
+        # cancelled or missed never take the places of upcoming ones in the list.
+        still = frozenset(
+            state
+            for lifecycle in self._ctx.settings.lifecycles.values()
+            for state in lifecycle.states
+            if not statuses.has_ended(lifecycle.name, state)
+        )
+        if scoped.statuses is not None:
+            still &= scoped.statuses
         with self._ctx.uow_factory().read_only() as uow:
             customer = self.load_visible(uow, customer_id, principal)
             stats = uow.customer_stats.summarise(scoped, now=now, statuses=statuses)
-            ahead = uow.bookings.list(
-                attrs.evolve(scoped, starts_from=now), PageRequest(limit=VIEW_BOOKINGS)
-            ).items
+            ahead = (
+                uow.bookings.list(
+                    attrs.evolve(scoped, starts_from=now, statuses=still),
+                    PageRequest(limit=VIEW_BOOKINGS),
+                ).items
+                if still
+                else []
+            )
             recent = uow.bookings.list(scoped, PageRequest(limit=VIEW_BOOKINGS)).items
             travelers = uow.travelers.list_for_customer(customer_id)
             messages = uow.communications.list_for_customer(customer_id)
