@@ -1072,6 +1072,90 @@ class TestTemplates:
             assert (template.subject is None) == (channel is Channel.SMS)
 
 
+class TestSmsLength:
+    """An SMS carries at most 1600 characters (Twilio refuses more, error 21617): a
+    longer one is refused before it is logged, and one logged anyway is not sent."""
+
+    def test_a_caller_s_text_too_long_for_sms_is_refused_before_it_is_logged(
+        self,
+        shop: Shop,
+        core: BookingCore,
+        store: MemoryStore,
+        notifier: RecordingNotifier,
+        admin: Principal,
+    ) -> None:
+        with pytest.raises(ValidationError) as caught:
+            core.communications.send_text(
+                shop.ravi.id,
+                "quotation",
+                subject="Your quotation",
+                body="x" * 1601,
+                principal=admin,
+                channel="sms",
+                idempotency_key="quote-1",
+            )
+        assert [(e.field, e.code) for e in caught.value.errors] == [("body", "too_long")]
+        assert (store.count("communications"), notifier.attempts) == (0, 0)
+        # the same text goes by email, and a text of exactly 1600 characters by SMS
+        emailed = core.communications.send_text(
+            shop.asha.id, "quotation", subject="Q", body="x" * 1601, principal=admin
+        )
+        texted = core.communications.send_text(
+            shop.ravi.id, "quotation", subject="Q", body="🙂" * 800, principal=admin
+        )
+        assert [emailed.status, texted.status] == [CommunicationStatus.SENT] * 2
+
+    def test_a_template_that_renders_too_long_for_sms_is_refused_naming_the_body(
+        self, store: MemoryStore, clock: FixedClock, admin: Principal
+    ) -> None:
+        wordy = MessageTemplate("wordy.sms", body="$reference: " + "🙂" * 800)
+        notifier = RecordingNotifier()
+        core = make_core(
+            store, clock, notifier, templates={(CommunicationType.REMINDER, Channel.SMS): wordy}
+        )
+        shop = Shop(core, admin, clock)
+        booking = shop.book(shop.ravi.id)
+        with pytest.raises(ValidationError) as caught:
+            core.communications.send(booking.id, "reminder", principal=admin)
+        assert [(e.field, e.code) for e in caught.value.errors] == [("body", "too_long")]
+        assert core.communications.for_booking(booking.id, principal=admin) == []
+        assert notifier.attempts == 0
+
+    def test_a_message_logged_too_long_for_sms_fails_for_good_without_the_notifier(
+        self,
+        shop: Shop,
+        core: BookingCore,
+        store: MemoryStore,
+        notifier: RecordingNotifier,
+        clock: FixedClock,
+        admin: Principal,
+    ) -> None:
+        booking = shop.book(shop.ravi.id)
+        logged = Communication(
+            id=CommunicationId(uuid4()),
+            customer_id=shop.ravi.id,
+            booking_id=booking.id,
+            type=CommunicationType.CONFIRMATION,
+            channel=Channel.SMS,
+            recipient=shop.ravi.phone.e164,
+            content="x" * 1601,
+            created_at=clock.now(),
+            created_by=admin.actor,
+        )
+        with store.unit_of_work() as uow:
+            uow.communications.add(logged)
+            uow.commit()
+        with pytest.raises(DeliveryError) as caught:
+            core.communications.deliver_logged(logged.id)
+        assert not caught.value.retryable
+        failed = core.communications.get(logged.id, principal=admin)
+        assert failed.status is CommunicationStatus.FAILED
+        assert failed.retryable is False
+        assert failed.failed_reason is not None
+        assert "1600" in failed.failed_reason
+        assert notifier.attempts == 0
+
+
 class TestLogNotifier:
     def test_it_logs_each_message_and_numbers_the_provider_ids(
         self, caplog: pytest.LogCaptureFixture

@@ -72,6 +72,7 @@ from bookingcore.domain.communications import (
     Communication,
     CommunicationStatus,
     CommunicationType,
+    check_message_length,
     message_time,
 )
 from bookingcore.domain.customers import Customer
@@ -369,6 +370,7 @@ class CommunicationService:
                 communication = prior
             else:
                 chosen = wanted or (Channel.EMAIL if customer.email else Channel.SMS)
+                check_message_length(chosen, body)
                 communication = Communication(
                     id=CommunicationId(self._ctx.ids.new_id()),
                     customer_id=customer.id,
@@ -463,6 +465,7 @@ class CommunicationService:
                                 "business": self._ctx.settings.business_name,
                             }
                         )
+                        check_message_length(chosen, body)
                         communication = Communication(
                             id=CommunicationId(self._ctx.ids.new_id()),
                             customer_id=invitee.id,
@@ -1166,6 +1169,7 @@ class CommunicationService:
         recipient = recipient or _address(uow, customer, chosen)
         template = self._ctx.settings.template(kind, chosen)
         subject, body = template.render({**self._values(uow, booking, customer), **(values or {})})
+        check_message_length(chosen, body)
         communication = Communication(
             id=CommunicationId(self._ctx.ids.new_id()),
             customer_id=customer.id,
@@ -1258,7 +1262,12 @@ class CommunicationService:
         receipt = None
         gone: dict[PushDeviceId, str] = {}
         started = self._ctx.now()
-        if self._notifier is None:
+        too_long = _too_long(message)
+        if too_long is not None:
+            # Logged by a use case that composes its own text (or before 0.4): the channel
+            # would refuse it (Twilio's 21617), so it is not handed over, nor tried again.
+            failure = too_long
+        elif self._notifier is None:
             failure = DeliveryError("no notifier configured", channel=message.channel.value)
         elif message.channel is Channel.PUSH:
             receipt, failure, gone = self._push(self._notifier, communication, message)
@@ -1393,6 +1402,18 @@ def _check_message_text(subject: str, body: str) -> None:
     if "\n" in subject or "\r" in subject:
         msg = "must be one line (no line breaks)"
         raise ValidationError.single("subject", msg, "control_character")
+
+
+def _too_long(message: OutgoingMessage) -> DeliveryError | None:
+    """The failure of a message whose body its channel cannot carry (an SMS over
+    :data:`~bookingcore.domain.communications.SMS_MAX_LENGTH`), not retryable; None
+    for one it can."""
+    try:
+        check_message_length(message.channel, message.body)
+    except ValidationError as exc:
+        reason = f"body: {exc.errors[0].message}"
+        return DeliveryError(reason, channel=message.channel.value, retryable=False)
+    return None
 
 
 def _address(uow: UnitOfWork, customer: Customer, channel: Channel) -> str:
