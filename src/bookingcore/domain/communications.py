@@ -70,7 +70,8 @@ class CommunicationType(enum.StrEnum):
     #: .. versionadded:: 0.4
     SCHEDULE_CHANGE = "schedule_change"
     #: a booking was assigned to a staff member (an advisor): the notice goes to
-    #: them, not to the customer, and is not kept in the communications log
+    #: them, not to the customer; it is logged with the booking, its ``recipient``
+    #: the staff member's address, and only staff who see everything read it
     #:
     #: .. versionadded:: 0.4
     ASSIGNMENT = "assignment"

@@ -60,7 +60,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
-from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
+from uuid import UUID, uuid4
 
 import attrs
 
@@ -209,9 +209,12 @@ class CommunicationService:
         dedupe_key: str | None,
         own_key: bool = False,
         retry: _Retry | None = None,
+        recipient: str | None = None,
     ) -> Communication:
         """:meth:`send` with the stored key: scoped, or one the library writes for
         itself (``own_key``: no caller's key can be it, so other calls' keys are not read).
+        ``recipient`` overrides the customer's address (a staff member's, for
+        :meth:`send_to_staff`); it is part of what a keyed repeat must ask again.
 
         A failed message found under the key is sent again when it is claimed
         (:func:`_claim_resend`): at once, or with ``retry`` (a reminder's) only
@@ -226,7 +229,13 @@ class CommunicationService:
         idempotency_key = dedupe_key
         message_kind = _choice(CommunicationType, kind, "type")
         wanted_channel = None if channel is None else _choice(Channel, channel, "channel")
-        asked = {"booking_id": booking_id, "kind": message_kind, "channel": wanted_channel}
+        asked: dict[str, object] = {
+            "booking_id": booking_id,
+            "kind": message_kind,
+            "channel": wanted_channel,
+        }
+        if recipient is not None:
+            asked["recipient"] = recipient
         # A caller's key is its own: a retry is the same principal asking the same.
         # A key of the library's own names one message whoever sends it (the reminder
         # job run by the system or by staff): it is recognised by what was asked.
@@ -261,10 +270,17 @@ class CommunicationService:
                         wanted_channel,
                         principal=principal,
                         dedupe_key=idempotency_key,
+                        recipient=recipient,
                     )
             else:
                 communication = self._compose(
-                    tx, booking, message_kind, wanted_channel, principal=principal, dedupe_key=None
+                    tx,
+                    booking,
+                    message_kind,
+                    wanted_channel,
+                    principal=principal,
+                    dedupe_key=None,
+                    recipient=recipient,
                 )
             communication.request_fingerprint = digest
             tx.commit()
@@ -784,7 +800,9 @@ class CommunicationService:
         """A booking's messages, oldest first.
 
         Messages carry the customer's address and name, so a partner that
-        booked for a customer on file it may not see gets none of them.
+        booked for a customer on file it may not see gets none of them. Notices to
+        staff about the booking (an ``assignment``) are read by staff who see
+        everything only.
 
         Raises:
             NotFoundError: no such booking visible to ``principal``.
@@ -796,7 +814,11 @@ class CommunicationService:
             customer = uow.customers.get(booking.customer_id)
             if customer is None or not policy.can_view_customer(principal, customer):
                 return []
-            return uow.communications.list_for_booking(booking_id)
+            return [
+                message
+                for message in uow.communications.list_for_booking(booking_id)
+                if policy.can_read_message(principal, message)
+            ]
 
     def for_customer(
         self, customer_id: CustomerId, *, principal: Principal
@@ -948,19 +970,21 @@ class CommunicationService:
         *,
         principal: Principal,
         idempotency_key: str,
-    ) -> SendReceipt | None:
-        """Email a staff member (an advisor) the ``kind`` message about a booking.
+    ) -> Communication | None:
+        """Email a staff member (an advisor) the ``kind`` message about a booking, and
+        log it as every message is.
 
-        The communications log is the customers' (each logged message belongs to
-        a customer), so a notice to staff is not logged there: it is rendered from
-        the ``(kind, email)`` template with the booking's values and handed to the
-        notifier. Its ``communication_id`` is derived from ``principal`` and
-        ``idempotency_key``, the same on every try, so a gateway that takes an
-        idempotency key drops a repeat; the caller sends each key once (the
-        assignment automation sends once per ``booking.updated`` event and is
-        retried by the dispatcher until the notifier takes it). Returns the
-        notifier's receipt, or ``None`` (nothing sent) when the staff member is
-        inactive.
+        It goes the way every message about a booking goes (:meth:`send`): rendered
+        from the ``(kind, email)`` template with the booking's values, logged as a
+        :class:`~bookingcore.domain.Communication` of the booking (its customer's,
+        whom it is about) with the staff member's address as its ``recipient``, then
+        handed to the notifier and logged sent or failed. Only staff who see every
+        customer read it (:func:`~bookingcore.domain.policy.can_read_message`): not the
+        customer, not a partner. ``idempotency_key`` is scoped to ``principal`` as in
+        :meth:`send`: a repeat returns the logged notice without sending it again,
+        unless it failed, when it is sent again (the same record, the same
+        ``communication_id``). Returns the logged notice, or ``None`` (nothing sent,
+        nothing logged) when the staff member is inactive.
 
         Raises:
             NotFoundError: no such booking, or no such staff member.
@@ -968,40 +992,31 @@ class CommunicationService:
                 booking send notices to staff.
             ValidationError: an unknown type, no email template for it, or a
                 malformed ``idempotency_key``.
-            DeliveryError: the notifier refused, or none is configured.
+            IdempotencyConflictError: the key was used for another message.
+            DeliveryError: the notifier refused, or none is configured; the notice
+                is logged as failed.
 
         .. versionadded:: 0.4
         """
         policy.require(principal.has(Permission.CHANGE_ALL), f"{principal} may not message staff")
-        message_kind = _choice(CommunicationType, kind, "type")
         key = principal_key(principal, idempotency_key)
         if key is None:
             raise ValidationError.single("idempotency_key", "a notice needs a key", "required")
-        template = self._ctx.settings.template(message_kind, Channel.EMAIL)
         with self._ctx.uow_factory() as uow:
-            booking = uow.bookings.get(booking_id)
-            if booking is None:
+            if uow.bookings.get(booking_id) is None:
                 raise NotFoundError("booking", booking_id)
             member = uow.staff.get(staff_id)
-            if member is None:
-                raise NotFoundError("staff member", staff_id)
-            if not member.is_active:
-                return None
-            customer = uow.customers.get(booking.customer_id)
-            if customer is None:  # pragma: no cover - bookings always have a customer
-                raise NotFoundError("customer", booking.customer_id)
-            subject, body = template.render(self._values(uow, booking, customer))
-        if self._notifier is None:
-            raise DeliveryError("no notifier configured", channel=Channel.EMAIL.value)
-        message_id = uuid5(NAMESPACE_URL, f"bookingcore:staff-message:{key}")
-        return self._notifier.send(
-            OutgoingMessage(
-                communication_id=CommunicationId(message_id),
-                channel=Channel.EMAIL,
-                recipient=member.email.value,
-                body=body,
-                subject=subject,
-            )
+        if member is None:
+            raise NotFoundError("staff member", staff_id)
+        if not member.is_active:
+            return None
+        return self._send(
+            booking_id,
+            kind,
+            principal=principal,
+            channel=Channel.EMAIL,
+            dedupe_key=key,
+            recipient=member.email.value,
         )
 
     # ------------------------------------------------------------------ internals
