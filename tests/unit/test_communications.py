@@ -43,8 +43,10 @@ from bookingcore.domain.communications import (
     check_template_fields,
 )
 from bookingcore.domain.events import CommunicationStatusChanged
+from bookingcore.domain.quotations import Quotation, QuotationStatus
 from bookingcore.domain.values import CommunicationId
 from bookingcore.ports.messaging import OutgoingMessage, SendReceipt
+from bookingcore.services import QuotationRequest, QuoteLine
 from bookingcore.testing import FixedClock, RecordingNotifier, SequentialIds
 from bookingcore_adapters.memory import MemoryStore
 from bookingcore_adapters.notifications import LogNotifier
@@ -1154,6 +1156,64 @@ class TestSmsLength:
         assert failed.failed_reason is not None
         assert "1600" in failed.failed_reason
         assert notifier.attempts == 0
+
+
+class TestQuotationText:
+    """A quotation is marked sent only when its text can go: the same checks as any
+    caller's text, made before the revision changes."""
+
+    def quote(self, shop: Shop, admin: Principal, lines: int = 0) -> Quotation:
+        return shop.core.quotations.create(
+            QuotationRequest(
+                customer_id=shop.ravi.id,
+                slot_id=shop.slot.id,
+                travelers=1,
+                lines=[
+                    QuoteLine(
+                        kind="hotel",
+                        description=f"Night {n} at the guest house by the lake " + "-" * 60,
+                        quantity=1,
+                        unit_price=Money("900", "INR"),
+                    )
+                    for n in range(lines)
+                ],
+                valid_until=shop.clock.now().date() + timedelta(days=5),
+            ),
+            principal=admin,
+        )
+
+    @pytest.mark.parametrize(
+        ("lines", "channel", "field"), [(0, "email", "channel"), (20, None, "body")]
+    )
+    def test_a_quotation_whose_text_cannot_go_is_left_unsent(
+        self,
+        shop: Shop,
+        core: BookingCore,
+        store: MemoryStore,
+        notifier: RecordingNotifier,
+        admin: Principal,
+        lines: int,
+        channel: str | None,
+        field: str,
+    ) -> None:
+        # Ravi has no email address; twenty lines make a text longer than an SMS carries.
+        quotation = self.quote(shop, admin, lines)
+        with pytest.raises(ValidationError) as caught:
+            core.quotations.send(quotation.id, principal=admin, channel=channel)
+        assert caught.value.fields == (field,)
+        assert core.quotations.get(quotation.id, principal=admin).status is QuotationStatus.DRAFT
+        assert (store.count("communications"), notifier.attempts) == (0, 0)
+
+    def test_a_quotation_that_fits_an_sms_is_marked_sent_and_texted(
+        self, shop: Shop, core: BookingCore, admin: Principal
+    ) -> None:
+        quotation = self.quote(shop, admin, lines=2)
+        sent = core.quotations.send(quotation.id, principal=admin)
+        assert sent.quotation.status is QuotationStatus.SENT
+        assert (sent.communication.channel, sent.communication.status) == (
+            Channel.SMS,
+            CommunicationStatus.SENT,
+        )
 
 
 class TestLogNotifier:

@@ -360,7 +360,7 @@ class CommunicationService:
         )
         message_kind = _choice(CommunicationType, kind, "type")
         wanted = None if channel is None else _choice(Channel, channel, "channel")
-        _check_message_text(subject, body)
+        _check_message_text(subject, body)  # a bad text is refused before any read
         key = principal_key(principal, idempotency_key)
         operation, fields = asked
         digest = fingerprint(
@@ -385,14 +385,15 @@ class CommunicationService:
                     return prior
                 communication = prior
             else:
-                chosen = wanted or (Channel.EMAIL if customer.email else Channel.SMS)
-                check_message_length(chosen, body)
+                chosen, recipient = self.route_text(
+                    tx.uow, customer, wanted, subject=subject, body=body
+                )
                 communication = Communication(
                     id=CommunicationId(self._ctx.ids.new_id()),
                     customer_id=customer.id,
                     type=message_kind,
                     channel=chosen,
-                    recipient=_address(tx.uow, customer, chosen),
+                    recipient=recipient,
                     subject=subject,
                     content=body,
                     created_at=self._ctx.now(),
@@ -410,6 +411,36 @@ class CommunicationService:
                 logged = uow.communications.get(communication.id)
             assert logged is not None
             return logged
+
+    @staticmethod
+    def route_text(
+        uow: UnitOfWork,
+        customer: Customer,
+        channel: Channel | str | None,
+        *,
+        subject: str,
+        body: str,
+    ) -> tuple[Channel, str]:
+        """The channel and address a caller's text (:meth:`send_text`) to ``customer``
+        goes to, once it is checked: ``channel``, or email when the customer has an
+        address, SMS otherwise. A use case that changes something before it sends such
+        a text (a quotation marked sent) calls this first, in its unit of work, so a
+        text that cannot go leaves nothing changed.
+
+        Raises:
+            ValidationError: an unknown ``channel`` or no address on it; a ``subject``
+                or ``body`` :meth:`send_text` refuses; a ``body`` longer than the
+                channel carries (an SMS over
+                :data:`~bookingcore.domain.communications.SMS_MAX_LENGTH`).
+
+        .. versionadded:: 0.4
+        """
+        wanted = None if channel is None else _choice(Channel, channel, "channel")
+        _check_message_text(subject, body)
+        chosen = wanted or (Channel.EMAIL if customer.email else Channel.SMS)
+        recipient = _address(uow, customer, chosen)
+        check_message_length(chosen, body)
+        return chosen, recipient
 
     def send_family_invitation(
         self,
