@@ -228,6 +228,16 @@ class TestAssignment:
         ]
         with pytest.raises(NotFoundError):
             world.core.communications.get(logged.id, principal=customer)
+        exported = {
+            who: [
+                m["type"]
+                for m in world.core.privacy.export_customer(world.customer.id, principal=who)[
+                    "communications"
+                ]
+            ]
+            for who in (ADMIN, customer)
+        }
+        assert exported == {ADMIN: ["confirmation", "assignment"], customer: ["confirmation"]}
         world.redeliver(world.event(BookingUpdated), "messages.to_assignee")
         assert world.types(booking) == [CONFIRMATION, ASSIGNMENT]
 
