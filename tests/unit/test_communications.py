@@ -1123,6 +1123,24 @@ class TestSmsLength:
         assert core.communications.for_booking(booking.id, principal=admin) == []
         assert notifier.attempts == 0
 
+    def test_a_reminder_too_long_for_sms_does_not_stop_the_others(
+        self, store: MemoryStore, clock: FixedClock, admin: Principal
+    ) -> None:
+        wordy = MessageTemplate("wordy.sms", body="🙂" * 750 + " $customer_name")
+        notifier = RecordingNotifier()
+        core = make_core(
+            store, clock, notifier, templates={(CommunicationType.REMINDER, Channel.SMS): wordy}
+        )
+        shop = Shop(core, admin, clock)
+        tomorrow = shop.open_slot(timedelta(hours=20))
+        long_named = core.customers.register("+919800000001", name="N" * 100, principal=admin)
+        first = shop.book(long_named.customer.id, tomorrow)  # its text would be 1601 long
+        second = shop.book(shop.ravi.id, tomorrow)
+        sent = core.communications.send_due_reminders(principal=admin)
+        assert [c.booking_id for c in sent] == [second.id]
+        assert core.communications.for_booking(first.id, principal=admin) == []
+        assert [m.recipient for m in notifier.sent] == [shop.ravi.phone.e164]
+
     def test_a_message_logged_too_long_for_sms_fails_for_good_without_the_notifier(
         self,
         shop: Shop,

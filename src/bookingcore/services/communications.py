@@ -57,6 +57,7 @@ stop a sender that is already inside the notifier's call.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
@@ -116,6 +117,12 @@ __all__ = ["CommunicationService", "confirmation_key"]
 PUSH_RECIPIENT_PREFIX = "customer:"
 #: Who deactivates a device whose token the push service no longer knows.
 _PUSH_SERVICE = Principal.system("push")
+
+_log = logging.getLogger("bookingcore.communications")
+
+#: Why a reminder run passes a booking over, nothing logged, and reminds the others: its
+#: customer has no address on the channel asked for, or its text is too long for it.
+_PASSED_OVER = frozenset({"no_address", "too_long"})
 
 #: How far ahead of a slot's start reminders go out, unless the caller says otherwise.
 DEFAULT_REMINDER_WINDOW = timedelta(hours=24)
@@ -556,7 +563,10 @@ class CommunicationService:
         A reminder that fails is logged as failed and the others still go out.
         With a ``channel``, a booking whose customer has no address on it (no
         email address, no push device) is passed over, nothing logged; it stays
-        due, and a run without ``channel`` reminds it on the customer's own.
+        due, and a run without ``channel`` reminds it on the customer's own. A
+        booking whose reminder is too long for its channel (an SMS over
+        :data:`~bookingcore.domain.communications.SMS_MAX_LENGTH`) is passed over
+        the same way, with a warning on the ``bookingcore.communications`` logger.
 
         A reminder whose last failure may work later (the notifier raised
         ``DeliveryError(retryable=True)``: a timeout, an HTTP 503) is sent again,
@@ -579,6 +589,8 @@ class CommunicationService:
            With a ``channel``, a customer without an address on it is passed over;
            before, the run raised ``ValidationError`` there, leaving the bookings
            after it unreminded.
+        .. versionchanged:: 0.4
+           A reminder too long for SMS is passed over; the others still go out.
         .. versionchanged:: 0.4
            A reminder that failed retryably is tried again, after
            ``Settings.reminder_retry_after``, up to ``Settings.reminder_attempts``
@@ -613,10 +625,12 @@ class CommunicationService:
             except ConflictError:
                 continue  # another worker logged this reminder first
             except ValidationError as exc:
-                if not all(error.code == "no_address" for error in exc.errors):
+                if not all(error.code in _PASSED_OVER for error in exc.errors):
                     raise
                 # This customer cannot be reached on the channel asked for (no email
-                # address, no push device): nothing to log; the others still go out.
+                # address, no push device), or their reminder is too long for it (an
+                # SMS over 1600 characters): nothing to log; the others still go out.
+                _log.warning("reminder for booking %s not sent: %s", booking.reference, exc)
                 continue
         return sent
 
