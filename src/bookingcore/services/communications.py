@@ -217,11 +217,13 @@ class CommunicationService:
         own_key: bool = False,
         retry: _Retry | None = None,
         recipient: str | None = None,
+        recipient_id: StaffId | None = None,
     ) -> Communication:
         """:meth:`send` with the stored key: scoped, or one the library writes for
         itself (``own_key``: no caller's key can be it, so other calls' keys are not read).
         ``recipient`` overrides the customer's address (a staff member's, for
-        :meth:`send_to_staff`); it is part of what a keyed repeat must ask again.
+        :meth:`send_to_staff`); ``recipient_id`` names whose it is, part of what a
+        keyed repeat must ask again (their address may change between tries).
 
         A failed message found under the key is sent again when it is claimed
         (:func:`_claim_resend`): at once, or with ``retry`` (a reminder's) only
@@ -241,8 +243,8 @@ class CommunicationService:
             "kind": message_kind,
             "channel": wanted_channel,
         }
-        if recipient is not None:
-            asked["recipient"] = recipient
+        if recipient_id is not None:
+            asked["recipient"] = recipient_id
         # A caller's key is its own: a retry is the same principal asking the same.
         # A key of the library's own names one message whoever sends it (the reminder
         # job run by the system or by staff): it is recognised by what was asked.
@@ -1062,6 +1064,7 @@ class CommunicationService:
             channel=Channel.EMAIL,
             dedupe_key=key,
             recipient=member.email.value,
+            recipient_id=member.id,
         )
 
     # ------------------------------------------------------------------ internals
