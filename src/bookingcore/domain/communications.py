@@ -134,7 +134,9 @@ _TIMESTAMPS = {
 
 @attrs.define(kw_only=True)
 class Communication:
-    """One message to a customer, about a booking or not.
+    """One message to a customer, about a booking or not; or, about a customer's
+    booking, to a staff member (an ``assignment`` notice: ``recipient`` is their
+    address, ``customer_id`` still the booking's customer).
 
     ``dedupe_key`` is unique in storage: the idempotency key of a send, or
     ``reminder:<booking id>`` for the one reminder a booking gets.
