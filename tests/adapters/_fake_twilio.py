@@ -1,6 +1,6 @@
 """A local Twilio Messages API for tests: ``POST /2010-04-01/Accounts/<sid>/Messages.json``
 with HTTP basic auth, answered as Twilio answers (201 and the message's JSON, or Twilio's
-error document)."""
+error document: 21617 for a ``Body`` over 1600 characters)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,16 @@ from urllib.parse import parse_qs
 
 import attrs
 from tests.adapters._local_server import serve_locally
+
+#: Twilio's limit on a message's ``Body``, in UTF-16 code units (an emoji counts as two).
+BODY_LIMIT = 1600
+#: What Twilio answers a longer ``Body`` with.
+TOO_LONG = {
+    "code": 21617,
+    "message": "The concatenated message body exceeds the 1600 character limit.",
+    "more_info": "https://www.twilio.com/docs/errors/21617",
+    "status": 400,
+}
 
 
 @attrs.define
@@ -42,6 +52,8 @@ def serve_twilio(account: str, token: str) -> Iterator[FakeTwilio]:
             )
             if self.headers.get("Authorization") != expected:
                 code, document = 401, {"code": 20003, "message": "Authenticate"}
+            elif len(form.get("Body", "").encode("utf-16-le")) // 2 > BODY_LIMIT:
+                code, document = 400, TOO_LONG
             elif fake.answers:
                 code, document = fake.answers.pop(0)
             else:

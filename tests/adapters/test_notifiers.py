@@ -20,6 +20,7 @@ from typing import Any
 from uuid import uuid4
 
 import attrs
+import httpx
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
@@ -37,6 +38,7 @@ from bookingcore import (
 )
 from bookingcore.domain import Booking
 from bookingcore.domain.communications import Channel, CommunicationStatus
+from bookingcore.domain.values import PhoneNumber
 from bookingcore.errors import AuthenticationError, DeliveryError, ValidationError
 from bookingcore.ports.messaging import Notifier, OutgoingMessage, SendReceipt
 from bookingcore.testing import FixedClock, SequentialIds
@@ -44,6 +46,7 @@ from bookingcore_adapters.email import SmtpNotifier
 from bookingcore_adapters.memory import MemoryStore
 from bookingcore_adapters.notifications import ChannelNotifier
 from bookingcore_adapters.sms import (
+    ConsoleSmsSender,
     TwilioNotifier,
     read_twilio_status_callback,
     verify_twilio_signature,
@@ -496,6 +499,56 @@ class TestTwilioNotifier:
         assert not caught.value.retryable
         [logged] = core.communications.for_booking(booking.id, principal=ADMIN)
         assert logged.failed_reason == "twilio 21211: Invalid 'To' Phone Number"
+
+    def test_the_local_twilio_refuses_a_body_over_1600_characters_with_21617(
+        self, twilio: FakeTwilio
+    ) -> None:
+        # What the refusals below spare the customer: Twilio's own answer.
+        answer = httpx.post(
+            f"{twilio.url}/2010-04-01/Accounts/{ACCOUNT}/Messages.json",
+            data={"To": "+919876543210", "From": "+15005550006", "Body": "🙂" * 801},
+            auth=(ACCOUNT, TOKEN),
+        )
+        assert (answer.status_code, answer.json()["code"]) == (400, 21617)
+
+    @pytest.mark.parametrize("body", ["x" * 1601, "🙂" * 801])
+    def test_a_body_longer_than_twilio_takes_is_refused_before_the_request(
+        self, twilio: FakeTwilio, body: str
+    ) -> None:
+        notifier = _twilio_notifier(twilio)
+        with pytest.raises(ValidationError) as caught:
+            notifier.sender.send_sms(PhoneNumber.parse("+919876543210"), body)
+        assert [(e.field, e.code) for e in caught.value.errors] == [("body", "too_long")]
+        message = OutgoingMessage(uuid4(), Channel.SMS, "+919876543210", body)  # type: ignore[arg-type]
+        with pytest.raises(DeliveryError, match="body") as failed:
+            notifier.send(message)
+        assert not failed.value.retryable
+        console = ConsoleSmsSender()
+        with pytest.raises(ValidationError):
+            console.send_sms(PhoneNumber.parse("+919876543210"), body)
+        assert (twilio.requests, console.sent) == ([], [])
+
+    def test_a_body_of_exactly_1600_characters_goes_out(self, twilio: FakeTwilio) -> None:
+        sender = _twilio_notifier(twilio).sender
+        for body in ("x" * 1600, "🙂" * 800):
+            assert sender.send_sms(PhoneNumber.parse("+919876543210"), body).provider_message_id
+        assert [r["form"]["Body"] for r in twilio.requests] == ["x" * 1600, "🙂" * 800]
+
+    def test_a_message_too_long_for_sms_is_refused_before_it_is_logged_or_posted(
+        self, twilio: FakeTwilio
+    ) -> None:
+        core, booking = _booked(_twilio_notifier(twilio), email=None)
+        with pytest.raises(ValidationError) as caught:
+            core.communications.send_text(
+                booking.customer_id,
+                "quotation",
+                subject="Your quotation",
+                body="Your trek, day by day: " + "x" * 1600,
+                principal=ADMIN,
+            )
+        assert caught.value.fields == ("body",)
+        assert core.communications.for_customer(booking.customer_id, principal=ADMIN) == []
+        assert twilio.requests == []
 
     def test_a_channel_notifier_routes_email_and_sms(
         self, twilio: FakeTwilio, mailbox: tuple[Mailbox, int]

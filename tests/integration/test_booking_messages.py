@@ -23,6 +23,8 @@ from bookingcore import (
     ImportSettings,
     Money,
     NewTraveler,
+    NotFoundError,
+    Principal,
     Settings,
     TravelerDetails,
 )
@@ -42,6 +44,7 @@ from bookingcore_adapters.sql import SqlStore
 
 CONFIRMATION = CommunicationType.CONFIRMATION
 CANCELLATION = CommunicationType.CANCELLATION
+ASSIGNMENT = CommunicationType.ASSIGNMENT
 
 
 class World:
@@ -193,12 +196,63 @@ class TestAssignment:
         assert (notice.recipient, notice.channel.value) == ("ana@example.com", "email")
         assert notice.subject == f"Booking {booking.reference} is assigned to you"
         assert "Base camp" in notice.body
-        # the communications log is the customer's: the notice is not in it
-        assert world.types(booking) == [CONFIRMATION]
         assigned = world.event(BookingUpdated)
         assert assigned.assignee_id == ana.id
         world.redeliver(assigned, "messages.to_assignee")
         assert [m.recipient for m in world.notifier.sent].count("ana@example.com") == 1
+
+    def test_the_notice_is_logged_as_every_message_is_and_read_by_staff_only(
+        self, world: World
+    ) -> None:
+        ana = world.core.staff.add("ana@example.com", "Ana Advisor", principal=ADMIN)
+        booking = world.book()
+        world.core.bookings.assign(booking.id, principal=ADMIN, advisor_id=ana.id)
+        notice = world.notifier.sent[-1]
+        assert world.types(booking) == [CONFIRMATION, ASSIGNMENT]
+        logged = world.logged(booking)[-1]
+        assert (logged.channel.value, logged.recipient, logged.status.value) == (
+            "email",
+            "ana@example.com",
+            "sent",
+        )
+        assert (logged.id, logged.subject, logged.content) == (
+            notice.communication_id,
+            notice.subject,
+            notice.body,
+        )
+        assert logged.template_used == "assignment.email"
+        # a notice to staff is not the customer's to read
+        customer = Principal.customer(world.customer.id)
+        assert ASSIGNMENT not in [
+            c.type for c in world.core.communications.for_booking(booking.id, principal=customer)
+        ]
+        with pytest.raises(NotFoundError):
+            world.core.communications.get(logged.id, principal=customer)
+        exported = {
+            who: [
+                m["type"]
+                for m in world.core.privacy.export_customer(world.customer.id, principal=who)[
+                    "communications"
+                ]
+            ]
+            for who in (ADMIN, customer)
+        }
+        assert exported == {ADMIN: ["confirmation", "assignment"], customer: ["confirmation"]}
+        world.redeliver(world.event(BookingUpdated), "messages.to_assignee")
+        assert world.types(booking) == [CONFIRMATION, ASSIGNMENT]
+
+    def test_a_notice_refused_for_good_stays_logged_failed_and_is_not_retried(
+        self, world: World
+    ) -> None:
+        ana = world.core.staff.add("ana@example.com", "Ana Advisor", principal=ADMIN)
+        booking = world.book()
+        world.notifier.fail_next(1, "550 no such mailbox", retryable=False)
+        world.core.bookings.assign(booking.id, principal=ADMIN, advisor_id=ana.id)
+        world.redeliver(world.event(BookingUpdated), "messages.to_assignee")
+        failed = world.logged(booking)[-1]
+        assert (failed.type, failed.status.value) == (ASSIGNMENT, "failed")
+        assert failed.failed_reason == "550 no such mailbox"
+        assert "ana@example.com" not in [m.recipient for m in world.notifier.sent]
 
     def test_a_refused_notice_is_retried_and_sent_once(self, world: World) -> None:
         ana = world.core.staff.add("ana@example.com", "Ana Advisor", principal=ADMIN)
@@ -212,6 +266,13 @@ class TestAssignment:
         world.redeliver(world.event(BookingUpdated), "messages.to_assignee")
         again = [m for m in world.notifier.sent if m.recipient == "ana@example.com"]
         assert again == [notice]
+        # the retry sent the logged notice again: one record, sent on its second attempt
+        (logged,) = [c for c in world.logged(booking) if c.type is ASSIGNMENT]
+        assert (logged.id, logged.status.value, logged.attempts) == (
+            notice.communication_id,
+            "sent",
+            2,
+        )
 
     def test_reassigning_tells_the_new_advisor_and_unassigning_tells_nobody(
         self, world: World

@@ -43,8 +43,10 @@ from bookingcore.domain.communications import (
     check_template_fields,
 )
 from bookingcore.domain.events import CommunicationStatusChanged
+from bookingcore.domain.quotations import Quotation, QuotationStatus
 from bookingcore.domain.values import CommunicationId
 from bookingcore.ports.messaging import OutgoingMessage, SendReceipt
+from bookingcore.services import QuotationRequest, QuoteLine
 from bookingcore.testing import FixedClock, RecordingNotifier, SequentialIds
 from bookingcore_adapters.memory import MemoryStore
 from bookingcore_adapters.notifications import LogNotifier
@@ -1070,6 +1072,166 @@ class TestTemplates:
         for (kind, channel), template in DEFAULT_TEMPLATES.items():
             assert template.name == f"{kind.value}.{channel.value}"
             assert (template.subject is None) == (channel is Channel.SMS)
+
+
+class TestSmsLength:
+    """An SMS carries at most 1600 characters (Twilio refuses more, error 21617): a
+    longer one is refused before it is logged, and one logged anyway is not sent."""
+
+    def test_a_caller_s_text_too_long_for_sms_is_refused_before_it_is_logged(
+        self,
+        shop: Shop,
+        core: BookingCore,
+        store: MemoryStore,
+        notifier: RecordingNotifier,
+        admin: Principal,
+    ) -> None:
+        with pytest.raises(ValidationError) as caught:
+            core.communications.send_text(
+                shop.ravi.id,
+                "quotation",
+                subject="Your quotation",
+                body="x" * 1601,
+                principal=admin,
+                channel="sms",
+                idempotency_key="quote-1",
+            )
+        assert [(e.field, e.code) for e in caught.value.errors] == [("body", "too_long")]
+        assert (store.count("communications"), notifier.attempts) == (0, 0)
+        # the same text goes by email, and a text of exactly 1600 characters by SMS
+        emailed = core.communications.send_text(
+            shop.asha.id, "quotation", subject="Q", body="x" * 1601, principal=admin
+        )
+        texted = core.communications.send_text(
+            shop.ravi.id, "quotation", subject="Q", body="🙂" * 800, principal=admin
+        )
+        assert [emailed.status, texted.status] == [CommunicationStatus.SENT] * 2
+
+    def test_a_template_that_renders_too_long_for_sms_is_refused_naming_the_body(
+        self, store: MemoryStore, clock: FixedClock, admin: Principal
+    ) -> None:
+        wordy = MessageTemplate("wordy.sms", body="$reference: " + "🙂" * 800)
+        notifier = RecordingNotifier()
+        core = make_core(
+            store, clock, notifier, templates={(CommunicationType.REMINDER, Channel.SMS): wordy}
+        )
+        shop = Shop(core, admin, clock)
+        booking = shop.book(shop.ravi.id)
+        with pytest.raises(ValidationError) as caught:
+            core.communications.send(booking.id, "reminder", principal=admin)
+        assert [(e.field, e.code) for e in caught.value.errors] == [("body", "too_long")]
+        assert core.communications.for_booking(booking.id, principal=admin) == []
+        assert notifier.attempts == 0
+
+    def test_a_reminder_too_long_for_sms_does_not_stop_the_others(
+        self, store: MemoryStore, clock: FixedClock, admin: Principal
+    ) -> None:
+        wordy = MessageTemplate("wordy.sms", body="🙂" * 750 + " $customer_name")
+        notifier = RecordingNotifier()
+        core = make_core(
+            store, clock, notifier, templates={(CommunicationType.REMINDER, Channel.SMS): wordy}
+        )
+        shop = Shop(core, admin, clock)
+        tomorrow = shop.open_slot(timedelta(hours=20))
+        long_named = core.customers.register("+919800000001", name="N" * 100, principal=admin)
+        first = shop.book(long_named.customer.id, tomorrow)  # its text would be 1601 long
+        second = shop.book(shop.ravi.id, tomorrow)
+        sent = core.communications.send_due_reminders(principal=admin)
+        assert [c.booking_id for c in sent] == [second.id]
+        assert core.communications.for_booking(first.id, principal=admin) == []
+        assert [m.recipient for m in notifier.sent] == [shop.ravi.phone.e164]
+
+    def test_a_message_logged_too_long_for_sms_fails_for_good_without_the_notifier(
+        self,
+        shop: Shop,
+        core: BookingCore,
+        store: MemoryStore,
+        notifier: RecordingNotifier,
+        clock: FixedClock,
+        admin: Principal,
+    ) -> None:
+        booking = shop.book(shop.ravi.id)
+        logged = Communication(
+            id=CommunicationId(uuid4()),
+            customer_id=shop.ravi.id,
+            booking_id=booking.id,
+            type=CommunicationType.CONFIRMATION,
+            channel=Channel.SMS,
+            recipient=shop.ravi.phone.e164,
+            content="x" * 1601,
+            created_at=clock.now(),
+            created_by=admin.actor,
+        )
+        with store.unit_of_work() as uow:
+            uow.communications.add(logged)
+            uow.commit()
+        with pytest.raises(DeliveryError) as caught:
+            core.communications.deliver_logged(logged.id)
+        assert not caught.value.retryable
+        failed = core.communications.get(logged.id, principal=admin)
+        assert failed.status is CommunicationStatus.FAILED
+        assert failed.retryable is False
+        assert failed.failed_reason is not None
+        assert "1600" in failed.failed_reason
+        assert notifier.attempts == 0
+
+
+class TestQuotationText:
+    """A quotation is marked sent only when its text can go: the same checks as any
+    caller's text, made before the revision changes."""
+
+    def quote(self, shop: Shop, admin: Principal, lines: int = 0) -> Quotation:
+        return shop.core.quotations.create(
+            QuotationRequest(
+                customer_id=shop.ravi.id,
+                slot_id=shop.slot.id,
+                travelers=1,
+                lines=[
+                    QuoteLine(
+                        kind="hotel",
+                        description=f"Night {n} at the guest house by the lake " + "-" * 60,
+                        quantity=1,
+                        unit_price=Money("900", "INR"),
+                    )
+                    for n in range(lines)
+                ],
+                valid_until=shop.clock.now().date() + timedelta(days=5),
+            ),
+            principal=admin,
+        )
+
+    @pytest.mark.parametrize(
+        ("lines", "channel", "field"), [(0, "email", "channel"), (20, None, "body")]
+    )
+    def test_a_quotation_whose_text_cannot_go_is_left_unsent(
+        self,
+        shop: Shop,
+        core: BookingCore,
+        store: MemoryStore,
+        notifier: RecordingNotifier,
+        admin: Principal,
+        lines: int,
+        channel: str | None,
+        field: str,
+    ) -> None:
+        # Ravi has no email address; twenty lines make a text longer than an SMS carries.
+        quotation = self.quote(shop, admin, lines)
+        with pytest.raises(ValidationError) as caught:
+            core.quotations.send(quotation.id, principal=admin, channel=channel)
+        assert caught.value.fields == (field,)
+        assert core.quotations.get(quotation.id, principal=admin).status is QuotationStatus.DRAFT
+        assert (store.count("communications"), notifier.attempts) == (0, 0)
+
+    def test_a_quotation_that_fits_an_sms_is_marked_sent_and_texted(
+        self, shop: Shop, core: BookingCore, admin: Principal
+    ) -> None:
+        quotation = self.quote(shop, admin, lines=2)
+        sent = core.quotations.send(quotation.id, principal=admin)
+        assert sent.quotation.status is QuotationStatus.SENT
+        assert (sent.communication.channel, sent.communication.status) == (
+            Channel.SMS,
+            CommunicationStatus.SENT,
+        )
 
 
 class TestLogNotifier:

@@ -30,14 +30,17 @@ from bookingcore.errors import ValidationError
 __all__ = [
     "DEFAULT_TEMPLATES",
     "FAMILY_INVITATION_FIELDS",
+    "SMS_MAX_LENGTH",
     "TEMPLATE_FIELDS",
     "Channel",
     "Communication",
     "CommunicationStatus",
     "CommunicationType",
     "MessageTemplate",
+    "check_message_length",
     "check_template_fields",
     "message_time",
+    "sms_length",
 ]
 
 
@@ -67,7 +70,8 @@ class CommunicationType(enum.StrEnum):
     #: .. versionadded:: 0.4
     SCHEDULE_CHANGE = "schedule_change"
     #: a booking was assigned to a staff member (an advisor): the notice goes to
-    #: them, not to the customer, and is not kept in the communications log
+    #: them, not to the customer; it is logged with the booking, its ``recipient``
+    #: the staff member's address, and only staff who see everything read it
     #:
     #: .. versionadded:: 0.4
     ASSIGNMENT = "assignment"
@@ -130,7 +134,9 @@ _TIMESTAMPS = {
 
 @attrs.define(kw_only=True)
 class Communication:
-    """One message to a customer, about a booking or not.
+    """One message to a customer, about a booking or not; or, about a customer's
+    booking, to a staff member (an ``assignment`` notice: ``recipient`` is their
+    address, ``customer_id`` still the booking's customer).
 
     ``dedupe_key`` is unique in storage: the idempotency key of a send, or
     ``reminder:<booking id>`` for the one reminder a booking gets.
@@ -332,6 +338,41 @@ class MessageTemplate:
         """The subject and body with ``values`` filled in."""
         subject = None if self.subject is None else string.Template(self.subject).substitute(values)
         return subject, string.Template(self.body).substitute(values)
+
+
+#: The longest text an SMS message may carry, in UTF-16 code units (:func:`sms_length`):
+#: Twilio's Messages API refuses a longer ``Body`` (error 21617), and the library
+#: refuses it before anything is logged or sent.
+#:
+#: .. versionadded:: 0.4
+SMS_MAX_LENGTH = 1600
+
+
+def sms_length(text: str) -> int:
+    """How long ``text`` is as an SMS body: its UTF-16 code units, so a character
+    beyond the Basic Multilingual Plane (an emoji) counts as two.
+
+    .. versionadded:: 0.4
+    """
+    return len(text.encode("utf-16-le")) // 2
+
+
+def check_message_length(channel: Channel, body: str, field: str = "body") -> None:
+    """Refuse a ``body`` its ``channel`` cannot carry: an SMS longer than
+    :data:`SMS_MAX_LENGTH` (counted by :func:`sms_length`). Other channels have no
+    limit here.
+
+    Raises:
+        ValidationError: on ``field`` (``too_long``).
+
+    .. versionadded:: 0.4
+    """
+    if channel is Channel.SMS and sms_length(body) > SMS_MAX_LENGTH:
+        msg = (
+            f"an SMS carries at most {SMS_MAX_LENGTH} characters; this one has "
+            f"{sms_length(body)} (an emoji counts as two): shorten it or send it by email"
+        )
+        raise ValidationError.single(field, msg, "too_long")
 
 
 def message_time(moment: datetime, zone: tzinfo) -> str:

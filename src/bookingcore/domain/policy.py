@@ -875,10 +875,15 @@ def can_read_message(principal: Principal, message: Communication) -> bool:
     """May ``principal``, who may read ``message``'s customer, read this message of
     theirs? Yes, but for a family invitation: it names another customer (the inviter),
     so only the invited customer and staff who see everything read it, never a
-    partner.
+    partner; and for an assignment notice, which went to a staff member about the
+    customer's booking: only staff who see everything read it.
 
     .. versionadded:: 0.4
+    .. versionchanged:: 0.4
+       Assignment notices (logged since they are sent the way every message is).
     """
+    if message.type is CommunicationType.ASSIGNMENT:
+        return principal.has(Permission.VIEW_ALL)
     if message.type is not CommunicationType.FAMILY_INVITATION:
         return True
     return principal.has(Permission.VIEW_ALL) or principal.is_customer(message.customer_id)

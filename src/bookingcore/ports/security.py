@@ -41,9 +41,18 @@ class SmsSender(Protocol):
     def send_sms(self, to: PhoneNumber, body: str, *, reference: str | None = None) -> SendReceipt:
         """Send ``body`` to ``to``; ``reference`` is stable across retries of one message.
 
+        A ``body`` longer than
+        :data:`~bookingcore.domain.communications.SMS_MAX_LENGTH` (1600, counted by
+        :func:`~bookingcore.domain.communications.sms_length`) is refused before it
+        reaches the gateway.
+
         Raises:
+            ValidationError: on ``body`` (``too_long``) when it is too long for an SMS.
             DeliveryError: the gateway refused the message or could not be reached;
                 ``reason`` says why, ``retryable`` whether trying again may help.
+
+        .. versionchanged:: 0.4
+           A body over 1600 characters is a ``ValidationError``, not left to the gateway.
         """
 
 

@@ -492,12 +492,14 @@ class AssigneeNoticeHandler:
     """Emails the staff member a booking was assigned to (``booking.updated`` with
     ``assignee_id``, or ``booking.created`` assigned, as an import assigns) a
     ``kind`` notice, through
-    :meth:`~bookingcore.services.CommunicationService.send_to_staff`.
+    :meth:`~bookingcore.services.CommunicationService.send_to_staff`, which logs it
+    in the communications log as every message is.
 
     Nothing is sent when the booking was unassigned, or when the staff member
-    assigned it to themselves. The event id is the notice's idempotency key and
-    a refused send makes the dispatcher retry; once the delivery is done, a
-    redelivered event sends nothing more.
+    assigned it to themselves. The event id is the notice's idempotency key: a
+    refused send that may work later makes the dispatcher retry (the same logged
+    notice), one that cannot stays logged failed, and a redelivered event sends
+    nothing more.
 
     .. versionadded:: 0.4
     """
@@ -519,16 +521,18 @@ class AssigneeNoticeHandler:
         )
 
     def __call__(self, event: BookingUpdated | BookingCreated, context: HandlerContext) -> None:
-        """Send the notice; a delivery error makes the dispatcher retry."""
+        """Send the notice; a delivery error that may work later makes the dispatcher
+        retry (one that cannot stays logged failed: see :func:`_unless_final`)."""
         if event.assignee_id is None:
             return
-        self._communications.send_to_staff(
-            event.booking_id,
-            event.assignee_id,
-            self.kind,
-            principal=_SYSTEM,
-            idempotency_key=f"event:{event.id}:{self.kind.value}",
-        )
+        with _unless_final():
+            self._communications.send_to_staff(
+                event.booking_id,
+                event.assignee_id,
+                self.kind,
+                principal=_SYSTEM,
+                idempotency_key=f"event:{event.id}:{self.kind.value}",
+            )
 
 
 class FamilyInvitationHandler:

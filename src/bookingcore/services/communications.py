@@ -57,10 +57,11 @@ stop a sender that is already inside the notifier's call.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
-from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
+from uuid import UUID, uuid4
 
 import attrs
 
@@ -72,6 +73,7 @@ from bookingcore.domain.communications import (
     Communication,
     CommunicationStatus,
     CommunicationType,
+    check_message_length,
     message_time,
 )
 from bookingcore.domain.customers import Customer
@@ -115,6 +117,12 @@ __all__ = ["CommunicationService", "confirmation_key"]
 PUSH_RECIPIENT_PREFIX = "customer:"
 #: Who deactivates a device whose token the push service no longer knows.
 _PUSH_SERVICE = Principal.system("push")
+
+_log = logging.getLogger("bookingcore.communications")
+
+#: Why a reminder run passes a booking over, nothing logged, and reminds the others: its
+#: customer has no address on the channel asked for, or its text is too long for it.
+_PASSED_OVER = frozenset({"no_address", "too_long"})
 
 #: How far ahead of a slot's start reminders go out, unless the caller says otherwise.
 DEFAULT_REMINDER_WINDOW = timedelta(hours=24)
@@ -208,9 +216,14 @@ class CommunicationService:
         dedupe_key: str | None,
         own_key: bool = False,
         retry: _Retry | None = None,
+        recipient: str | None = None,
+        recipient_id: StaffId | None = None,
     ) -> Communication:
         """:meth:`send` with the stored key: scoped, or one the library writes for
         itself (``own_key``: no caller's key can be it, so other calls' keys are not read).
+        ``recipient`` overrides the customer's address (a staff member's, for
+        :meth:`send_to_staff`); ``recipient_id`` names whose it is, part of what a
+        keyed repeat must ask again (their address may change between tries).
 
         A failed message found under the key is sent again when it is claimed
         (:func:`_claim_resend`): at once, or with ``retry`` (a reminder's) only
@@ -225,7 +238,13 @@ class CommunicationService:
         idempotency_key = dedupe_key
         message_kind = _choice(CommunicationType, kind, "type")
         wanted_channel = None if channel is None else _choice(Channel, channel, "channel")
-        asked = {"booking_id": booking_id, "kind": message_kind, "channel": wanted_channel}
+        asked: dict[str, object] = {
+            "booking_id": booking_id,
+            "kind": message_kind,
+            "channel": wanted_channel,
+        }
+        if recipient_id is not None:
+            asked["recipient"] = recipient_id
         # A caller's key is its own: a retry is the same principal asking the same.
         # A key of the library's own names one message whoever sends it (the reminder
         # job run by the system or by staff): it is recognised by what was asked.
@@ -260,10 +279,17 @@ class CommunicationService:
                         wanted_channel,
                         principal=principal,
                         dedupe_key=idempotency_key,
+                        recipient=recipient,
                     )
             else:
                 communication = self._compose(
-                    tx, booking, message_kind, wanted_channel, principal=principal, dedupe_key=None
+                    tx,
+                    booking,
+                    message_kind,
+                    wanted_channel,
+                    principal=principal,
+                    dedupe_key=None,
+                    recipient=recipient,
                 )
             communication.request_fingerprint = digest
             tx.commit()
@@ -343,7 +369,7 @@ class CommunicationService:
         )
         message_kind = _choice(CommunicationType, kind, "type")
         wanted = None if channel is None else _choice(Channel, channel, "channel")
-        _check_message_text(subject, body)
+        _check_message_text(subject, body)  # a bad text is refused before any read
         key = principal_key(principal, idempotency_key)
         operation, fields = asked
         digest = fingerprint(
@@ -368,13 +394,15 @@ class CommunicationService:
                     return prior
                 communication = prior
             else:
-                chosen = wanted or (Channel.EMAIL if customer.email else Channel.SMS)
+                chosen, recipient = self.route_text(
+                    tx.uow, customer, wanted, subject=subject, body=body
+                )
                 communication = Communication(
                     id=CommunicationId(self._ctx.ids.new_id()),
                     customer_id=customer.id,
                     type=message_kind,
                     channel=chosen,
-                    recipient=_address(tx.uow, customer, chosen),
+                    recipient=recipient,
                     subject=subject,
                     content=body,
                     created_at=self._ctx.now(),
@@ -392,6 +420,36 @@ class CommunicationService:
                 logged = uow.communications.get(communication.id)
             assert logged is not None
             return logged
+
+    @staticmethod
+    def route_text(
+        uow: UnitOfWork,
+        customer: Customer,
+        channel: Channel | str | None,
+        *,
+        subject: str,
+        body: str,
+    ) -> tuple[Channel, str]:
+        """The channel and address a caller's text (:meth:`send_text`) to ``customer``
+        goes to, once it is checked: ``channel``, or email when the customer has an
+        address, SMS otherwise. A use case that changes something before it sends such
+        a text (a quotation marked sent) calls this first, in its unit of work, so a
+        text that cannot go leaves nothing changed.
+
+        Raises:
+            ValidationError: an unknown ``channel`` or no address on it; a ``subject``
+                or ``body`` :meth:`send_text` refuses; a ``body`` longer than the
+                channel carries (an SMS over
+                :data:`~bookingcore.domain.communications.SMS_MAX_LENGTH`).
+
+        .. versionadded:: 0.4
+        """
+        wanted = None if channel is None else _choice(Channel, channel, "channel")
+        _check_message_text(subject, body)
+        chosen = wanted or (Channel.EMAIL if customer.email else Channel.SMS)
+        recipient = _address(uow, customer, chosen)
+        check_message_length(chosen, body)
+        return chosen, recipient
 
     def send_family_invitation(
         self,
@@ -463,6 +521,7 @@ class CommunicationService:
                                 "business": self._ctx.settings.business_name,
                             }
                         )
+                        check_message_length(chosen, body)
                         communication = Communication(
                             id=CommunicationId(self._ctx.ids.new_id()),
                             customer_id=invitee.id,
@@ -506,7 +565,10 @@ class CommunicationService:
         A reminder that fails is logged as failed and the others still go out.
         With a ``channel``, a booking whose customer has no address on it (no
         email address, no push device) is passed over, nothing logged; it stays
-        due, and a run without ``channel`` reminds it on the customer's own.
+        due, and a run without ``channel`` reminds it on the customer's own. A
+        booking whose reminder is too long for its channel (an SMS over
+        :data:`~bookingcore.domain.communications.SMS_MAX_LENGTH`) is passed over
+        the same way, with a warning on the ``bookingcore.communications`` logger.
 
         A reminder whose last failure may work later (the notifier raised
         ``DeliveryError(retryable=True)``: a timeout, an HTTP 503) is sent again,
@@ -529,6 +591,8 @@ class CommunicationService:
            With a ``channel``, a customer without an address on it is passed over;
            before, the run raised ``ValidationError`` there, leaving the bookings
            after it unreminded.
+        .. versionchanged:: 0.4
+           A reminder too long for SMS is passed over; the others still go out.
         .. versionchanged:: 0.4
            A reminder that failed retryably is tried again, after
            ``Settings.reminder_retry_after``, up to ``Settings.reminder_attempts``
@@ -563,10 +627,12 @@ class CommunicationService:
             except ConflictError:
                 continue  # another worker logged this reminder first
             except ValidationError as exc:
-                if not all(error.code == "no_address" for error in exc.errors):
+                if not all(error.code in _PASSED_OVER for error in exc.errors):
                     raise
                 # This customer cannot be reached on the channel asked for (no email
-                # address, no push device): nothing to log; the others still go out.
+                # address, no push device), or their reminder is too long for it (an
+                # SMS over 1600 characters): nothing to log; the others still go out.
+                _log.warning("reminder for booking %s not sent: %s", booking.reference, exc)
                 continue
         return sent
 
@@ -781,7 +847,9 @@ class CommunicationService:
         """A booking's messages, oldest first.
 
         Messages carry the customer's address and name, so a partner that
-        booked for a customer on file it may not see gets none of them.
+        booked for a customer on file it may not see gets none of them. Notices to
+        staff about the booking (an ``assignment``) are read by staff who see
+        everything only.
 
         Raises:
             NotFoundError: no such booking visible to ``principal``.
@@ -793,7 +861,11 @@ class CommunicationService:
             customer = uow.customers.get(booking.customer_id)
             if customer is None or not policy.can_view_customer(principal, customer):
                 return []
-            return uow.communications.list_for_booking(booking_id)
+            return [
+                message
+                for message in uow.communications.list_for_booking(booking_id)
+                if policy.can_read_message(principal, message)
+            ]
 
     def for_customer(
         self, customer_id: CustomerId, *, principal: Principal
@@ -945,19 +1017,21 @@ class CommunicationService:
         *,
         principal: Principal,
         idempotency_key: str,
-    ) -> SendReceipt | None:
-        """Email a staff member (an advisor) the ``kind`` message about a booking.
+    ) -> Communication | None:
+        """Email a staff member (an advisor) the ``kind`` message about a booking, and
+        log it as every message is.
 
-        The communications log is the customers' (each logged message belongs to
-        a customer), so a notice to staff is not logged there: it is rendered from
-        the ``(kind, email)`` template with the booking's values and handed to the
-        notifier. Its ``communication_id`` is derived from ``principal`` and
-        ``idempotency_key``, the same on every try, so a gateway that takes an
-        idempotency key drops a repeat; the caller sends each key once (the
-        assignment automation sends once per ``booking.updated`` event and is
-        retried by the dispatcher until the notifier takes it). Returns the
-        notifier's receipt, or ``None`` (nothing sent) when the staff member is
-        inactive.
+        It goes the way every message about a booking goes (:meth:`send`): rendered
+        from the ``(kind, email)`` template with the booking's values, logged as a
+        :class:`~bookingcore.domain.Communication` of the booking (its customer's,
+        whom it is about) with the staff member's address as its ``recipient``, then
+        handed to the notifier and logged sent or failed. Only staff who see every
+        customer read it (:func:`~bookingcore.domain.policy.can_read_message`): not the
+        customer, not a partner. ``idempotency_key`` is scoped to ``principal`` as in
+        :meth:`send`: a repeat returns the logged notice without sending it again,
+        unless it failed, when it is sent again (the same record, the same
+        ``communication_id``). Returns the logged notice, or ``None`` (nothing sent,
+        nothing logged) when the staff member is inactive.
 
         Raises:
             NotFoundError: no such booking, or no such staff member.
@@ -965,40 +1039,32 @@ class CommunicationService:
                 booking send notices to staff.
             ValidationError: an unknown type, no email template for it, or a
                 malformed ``idempotency_key``.
-            DeliveryError: the notifier refused, or none is configured.
+            IdempotencyConflictError: the key was used for another message.
+            DeliveryError: the notifier refused, or none is configured; the notice
+                is logged as failed.
 
         .. versionadded:: 0.4
         """
         policy.require(principal.has(Permission.CHANGE_ALL), f"{principal} may not message staff")
-        message_kind = _choice(CommunicationType, kind, "type")
         key = principal_key(principal, idempotency_key)
         if key is None:
             raise ValidationError.single("idempotency_key", "a notice needs a key", "required")
-        template = self._ctx.settings.template(message_kind, Channel.EMAIL)
         with self._ctx.uow_factory() as uow:
-            booking = uow.bookings.get(booking_id)
-            if booking is None:
+            if uow.bookings.get(booking_id) is None:
                 raise NotFoundError("booking", booking_id)
             member = uow.staff.get(staff_id)
-            if member is None:
-                raise NotFoundError("staff member", staff_id)
-            if not member.is_active:
-                return None
-            customer = uow.customers.get(booking.customer_id)
-            if customer is None:  # pragma: no cover - bookings always have a customer
-                raise NotFoundError("customer", booking.customer_id)
-            subject, body = template.render(self._values(uow, booking, customer))
-        if self._notifier is None:
-            raise DeliveryError("no notifier configured", channel=Channel.EMAIL.value)
-        message_id = uuid5(NAMESPACE_URL, f"bookingcore:staff-message:{key}")
-        return self._notifier.send(
-            OutgoingMessage(
-                communication_id=CommunicationId(message_id),
-                channel=Channel.EMAIL,
-                recipient=member.email.value,
-                body=body,
-                subject=subject,
-            )
+        if member is None:
+            raise NotFoundError("staff member", staff_id)
+        if not member.is_active:
+            return None
+        return self._send(
+            booking_id,
+            kind,
+            principal=principal,
+            channel=Channel.EMAIL,
+            dedupe_key=key,
+            recipient=member.email.value,
+            recipient_id=member.id,
         )
 
     # ------------------------------------------------------------------ internals
@@ -1166,6 +1232,7 @@ class CommunicationService:
         recipient = recipient or _address(uow, customer, chosen)
         template = self._ctx.settings.template(kind, chosen)
         subject, body = template.render({**self._values(uow, booking, customer), **(values or {})})
+        check_message_length(chosen, body)
         communication = Communication(
             id=CommunicationId(self._ctx.ids.new_id()),
             customer_id=customer.id,
@@ -1258,7 +1325,12 @@ class CommunicationService:
         receipt = None
         gone: dict[PushDeviceId, str] = {}
         started = self._ctx.now()
-        if self._notifier is None:
+        too_long = _too_long(message)
+        if too_long is not None:
+            # Logged by a use case that composes its own text (or before 0.4): the channel
+            # would refuse it (Twilio's 21617), so it is not handed over, nor tried again.
+            failure = too_long
+        elif self._notifier is None:
             failure = DeliveryError("no notifier configured", channel=message.channel.value)
         elif message.channel is Channel.PUSH:
             receipt, failure, gone = self._push(self._notifier, communication, message)
@@ -1393,6 +1465,18 @@ def _check_message_text(subject: str, body: str) -> None:
     if "\n" in subject or "\r" in subject:
         msg = "must be one line (no line breaks)"
         raise ValidationError.single("subject", msg, "control_character")
+
+
+def _too_long(message: OutgoingMessage) -> DeliveryError | None:
+    """The failure of a message whose body its channel cannot carry (an SMS over
+    :data:`~bookingcore.domain.communications.SMS_MAX_LENGTH`), not retryable; None
+    for one it can."""
+    try:
+        check_message_length(message.channel, message.body)
+    except ValidationError as exc:
+        reason = f"body: {exc.errors[0].message}"
+        return DeliveryError(reason, channel=message.channel.value, retryable=False)
+    return None
 
 
 def _address(uow: UnitOfWork, customer: Customer, channel: Channel) -> str:

@@ -157,7 +157,9 @@ class PrivacyService:
         Staff notes stay with staff: the customer's own export has their bookings
         without internal notes and the status moves others made without their note
         and metadata (:func:`~bookingcore.domain.policy.booking_for`,
-        :func:`~bookingcore.domain.policy.history_for`), and its audit entries keep the
+        :func:`~bookingcore.domain.policy.history_for`), without the notices sent to
+        staff about their bookings (:func:`~bookingcore.domain.policy.can_read_message`),
+        and its audit entries keep the
         address and user agent only of the changes the customer made themself.
 
         Raises:
@@ -170,6 +172,9 @@ class PrivacyService:
         .. versionchanged:: 0.4 ``family``.
 
         .. versionchanged:: 0.4 ``share_links``.
+
+        .. versionchanged:: 0.4
+           The customer's own export leaves out notices to staff (``assignment``).
         """
         policy.require(
             principal.has(Permission.VIEW_ALL) or principal.is_customer(customer_id),
@@ -194,7 +199,13 @@ class PrivacyService:
                 "travelers": to_dict(list(travelers)),
                 "bookings": to_dict(policy.bookings_for(principal, bookings)),
                 "payments": to_dict(list(uow.payments.list_for_customer(customer_id))),
-                "communications": to_dict(list(uow.communications.list_for_customer(customer_id))),
+                "communications": to_dict(
+                    [
+                        message
+                        for message in uow.communications.list_for_customer(customer_id)
+                        if policy.can_read_message(principal, message)
+                    ]
+                ),
                 "waitlist_entries": to_dict(
                     list(every_item(partial(uow.waitlist.list_for_customer, customer_id)))
                 ),

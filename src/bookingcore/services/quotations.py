@@ -648,7 +648,10 @@ class QuotationService:
             PermissionDeniedError: ``principal`` may not message customers.
             QuotationExpiredError: its validity has passed.
             InvalidTransitionError: it is decided or superseded.
-            ValidationError: on ``idempotency_key`` for a malformed key.
+            ValidationError: on ``idempotency_key`` for a malformed key; on
+                ``channel`` for an unknown channel or one the customer has no address
+                on; on ``body`` for a text longer than an SMS carries. The revision
+                is then left as it was (not marked sent).
             IdempotencyConflictError: the key was used to send another
                 quotation or message, or by another kind of operation.
 
@@ -657,6 +660,9 @@ class QuotationService:
         .. versionchanged:: 0.4
            A keyed retry is recognised by the quotation and channel asked for,
            not by the message's text.
+        .. versionchanged:: 0.4
+           A message that cannot go (no address on the channel, too long for SMS) is
+           refused before the revision is marked sent; it was marked sent first.
         """
         policy.require(principal.has(Permission.CHANGE_ALL), f"{principal} may not send quotations")
         key = principal_key(principal, idempotency_key)
@@ -668,6 +674,13 @@ class QuotationService:
                     check_key_free(tx.uow, key, "message")
                     sent_before = tx.uow.communications.get_by_dedupe_key(key)
                 if sent_before is None:
+                    # The text must be able to go before the revision is marked sent.
+                    customer = tx.uow.customers.get(quotation.customer_id)
+                    if customer is not None:
+                        subject, body = _message(quotation, self._ctx.settings.business_name)
+                        CommunicationService.route_text(
+                            tx.uow, customer, channel, subject=subject, body=body
+                        )
                     quotation.send(now=self._ctx.now(), today=self._ctx.today())
                     self._audit(tx, principal, quotation, AuditAction.STATUS_CHANGED)
                     tx.commit()

@@ -10,6 +10,7 @@ import logging
 import threading
 from typing import TextIO
 
+from bookingcore.domain.communications import Channel, check_message_length
 from bookingcore.domain.values import PhoneNumber
 from bookingcore.ports.messaging import SendReceipt
 
@@ -40,7 +41,17 @@ class ConsoleSmsSender:
         self.sent: list[tuple[PhoneNumber, str, str | None]] = []
 
     def send_sms(self, to: PhoneNumber, body: str, *, reference: str | None = None) -> SendReceipt:
-        """Log ``body`` for ``to`` and remember it; never fails."""
+        """Log ``body`` for ``to`` and remember it.
+
+        Raises:
+            ValidationError: on ``body`` when it is longer than an SMS carries
+                (:data:`~bookingcore.domain.communications.SMS_MAX_LENGTH`), as a
+                real gateway refuses it; nothing is logged or kept.
+
+        .. versionchanged:: 0.4
+           A body over 1600 characters is refused, as Twilio refuses it.
+        """
+        check_message_length(Channel.SMS, body)
         with self._lock:
             provider_id = f"console-{next(self._numbers)}"
             self.sent.append((to, body, reference))

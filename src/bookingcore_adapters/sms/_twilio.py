@@ -23,7 +23,7 @@ from uuid import UUID
 import attrs
 import httpx
 
-from bookingcore.domain.communications import Channel, CommunicationStatus
+from bookingcore.domain.communications import Channel, CommunicationStatus, check_message_length
 from bookingcore.domain.values import CommunicationId, PhoneNumber
 from bookingcore.errors import AuthenticationError, DeliveryError, ValidationError
 from bookingcore.ports.messaging import OutgoingMessage, SendReceipt
@@ -274,12 +274,18 @@ class TwilioSmsSender(OwnedClient):
             ``sent`` all count as sent).
 
         Raises:
+            ValidationError: on ``body`` when it is longer than Twilio takes
+                (:data:`~bookingcore.domain.communications.SMS_MAX_LENGTH`; Twilio
+                would refuse it with error 21617): nothing is sent.
             DeliveryError: Twilio refused the message or could not be reached;
                 ``retryable`` tells whether trying again may help.
 
         .. versionchanged:: 0.4
            ``communication_id``.
+        .. versionchanged:: 0.4
+           A body over 1600 characters is refused before the request.
         """
+        check_message_length(Channel.SMS, body)
         form = {"To": to.e164, self._sender[0]: self._sender[1], "Body": body}
         if self._status_callback:
             form["StatusCallback"] = (
@@ -400,7 +406,12 @@ class TwilioNotifier:
 
         Raises:
             DeliveryError: not an SMS message, a recipient that is not a phone
-                number, or Twilio's refusal (see :class:`TwilioSmsSender`).
+                number, a body longer than an SMS carries (all three without a
+                request, not retryable), or Twilio's refusal (see
+                :class:`TwilioSmsSender`).
+
+        .. versionchanged:: 0.4
+           A body over 1600 characters fails without a request.
         """
         if message.channel is not Channel.SMS:
             msg = f"TwilioNotifier sends sms, not {message.channel.value}"
@@ -409,6 +420,10 @@ class TwilioNotifier:
             to = PhoneNumber.parse(message.recipient, field="recipient")
         except ValidationError as exc:
             raise DeliveryError(f"not a phone number: {exc}", channel=_CHANNEL) from None
+        try:
+            check_message_length(Channel.SMS, message.body)
+        except ValidationError as exc:
+            raise DeliveryError(str(exc), channel=_CHANNEL, retryable=False) from None
         return self.sender.send_sms(
             to,
             message.body,
