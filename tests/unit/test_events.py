@@ -344,6 +344,42 @@ class TestFailingHandlers:
             assert done is not None
             assert done.status is DeliveryStatus.DONE
 
+    def test_a_when_filter_that_raises_is_the_handlers_failure_never_the_callers(
+        self, inline: BookingCore, store: MemoryStore, admin: Principal, clock: FixedClock
+    ) -> None:
+        """The booking is made and answered, the other handlers run, and the delivery
+        is retried like a handler's failure; a retry whose filter then says no is done."""
+        slot = open_slot(inline, admin, clock)
+        picky, after = Recorder(), Recorder()
+        broken = [True]
+
+        def partner_bookings(event: BookingCreated) -> bool:
+            if broken[0]:
+                return event.partner_id.hex != ""  # type: ignore[union-attr]
+            return event.partner_id is not None
+
+        inline.events.subscribe(BookingCreated, picky, name="picky", when=partner_bookings)
+        inline.events.subscribe(BookingCreated, after, name="after")
+        booking = book(inline, slot, admin)
+        assert inline.bookings.get(booking.id, principal=admin).status == "pending"
+        assert picky.events == []
+        assert len(after.events) == 1
+        event_id = after.ids[0]
+        assert all(message.dispatched_at is not None for message in outbox(store))
+        record = delivery(store, event_id, "picky")
+        assert record is not None
+        assert (record.status, record.attempts) == (DeliveryStatus.RETRYING, 1)
+        assert record.last_error is not None
+        assert record.last_error.startswith("AttributeError")
+        broken[0] = False
+        clock.advance(seconds=10)
+        report = inline.events.run_pending()
+        assert report.applied == 1
+        assert picky.events == []
+        record = delivery(store, event_id, "picky")
+        assert record is not None
+        assert record.status is DeliveryStatus.DONE
+
     def test_a_retry_waits_for_its_delay_and_then_runs(
         self, inline: BookingCore, store: MemoryStore, admin: Principal, clock: FixedClock
     ) -> None:

@@ -1067,6 +1067,12 @@ class _DeliveryRepository(_Repository[Delivery]):
     def get(self, event_id: UUID, handler: str) -> Delivery | None:
         return self._get(Delivery.key(event_id, handler))
 
+    def claim_retry(self, event_id: UUID, handler: str, *, attempts: int) -> Delivery | None:
+        found = self._locked(Delivery.key(event_id, handler))
+        if found is None or found.finished or found.attempts != attempts:
+            return None
+        return found
+
     def list_for_event(self, event_id: UUID) -> Sequence[Delivery]:
         return self._uow._select(self._table, lambda d: d.event_id == event_id, lambda d: d.handler)
 

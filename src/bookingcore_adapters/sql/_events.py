@@ -787,6 +787,14 @@ class DeliveryRepository(Repository[Delivery]):
     def get(self, event_id: UUID, handler: str) -> Delivery | None:
         return self._get(Delivery.key(event_id, handler))
 
+    def claim_retry(self, event_id: UUID, handler: str, *, attempts: int) -> Delivery | None:
+        c = self._table.c
+        waiting = [c.status == DeliveryStatus.RETRYING.value, c.attempts == attempts]
+        # Sets nothing new: the UPDATE is the row's lock and the database's check.
+        return self._session.update_if_now(
+            self._mapper, Delivery.key(event_id, handler), waiting, {"attempts": c.attempts}
+        )
+
     def list_for_event(self, event_id: UUID) -> Sequence[Delivery]:
         c = self._table.c
         return self._session.select(
