@@ -49,7 +49,7 @@ def _core(store: Store, clock: FixedClock, **options: Any) -> BookingCore:
     )
 
 
-def _book(core: BookingCore, clock: FixedClock) -> Any:
+def _book(core: BookingCore, clock: FixedClock, phone: str = "+919800000077") -> Any:
     camp = core.catalog.add_location(f"C{uuid4().hex[:6].upper()}", "Camp", principal=ADMIN)
     slot = core.catalog.create_slot(
         location_id=camp.id,
@@ -58,7 +58,7 @@ def _book(core: BookingCore, clock: FixedClock) -> Any:
         capacity=10,
         principal=ADMIN,
     )
-    customer = core.customers.register("+919800000077", principal=ADMIN).customer
+    customer = core.customers.register(phone, principal=ADMIN).customer
     return core.bookings.book(
         BookingRequest(
             slot.id, [NewTraveler(TravelerDetails("Asha"), is_primary=True)], customer.id
@@ -249,3 +249,32 @@ def test_an_operators_retry_refuses_a_handler_that_does_not_take_the_event(
     assert calls == []
     with any_store.unit_of_work() as uow:
         assert list(uow.deliveries.list_for_event(event_id)) == []
+
+
+def test_retries_of_handlers_no_longer_subscribed_never_hold_up_the_others(
+    any_store: Store,
+) -> None:
+    """A handler renamed or removed leaves deliveries waiting for a retry: a worker
+    without it passes them over instead of filling every batch with them."""
+    clock = FixedClock()
+    down = [True]
+
+    def flaky(event: BookingCreated, context: HandlerContext) -> None:
+        if down[0]:
+            raise ConnectionError("CRM down")
+
+    before = _core(any_store, clock)
+    before.events.subscribe(BookingCreated, flaky, name="crm")
+    before.events.subscribe(BookingCreated, flaky, name="audit.v1")  # removed below
+    _book(before, clock)
+    _book(before, clock, phone="+919800000078")
+    down[0] = False
+    clock.advance(minutes=1)
+
+    after = _core(any_store, clock)
+    after.events.subscribe(BookingCreated, flaky, name="crm")
+    report = after.events.run_pending(limit=2)
+    assert report.applied == 2
+    with any_store.unit_of_work() as uow:
+        waiting = uow.deliveries.list_due(clock.now(), 10)
+    assert sorted(d.handler for d in waiting) == ["audit.v1", "audit.v1"]

@@ -797,8 +797,14 @@ class DeliveryRepository(Protocol):
     def list_for_event(self, event_id: UUID) -> Sequence[Delivery]:
         """Every handler's delivery of one event, by handler name."""
 
-    def list_due(self, now: datetime, limit: int) -> Sequence[Delivery]:
-        """Up to ``limit`` deliveries waiting for a retry that is due at ``now``."""
+    def list_due(
+        self, now: datetime, limit: int, *, handlers: Collection[str] | None = None
+    ) -> Sequence[Delivery]:
+        """Up to ``limit`` deliveries waiting for a retry that is due at ``now``, soonest
+        due first (then by handler and id); with ``handlers``, only theirs.
+
+        .. versionchanged:: 0.4 ``handlers``.
+        """
 
 
 class CommunicationRepository(Protocol):

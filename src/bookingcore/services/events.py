@@ -203,8 +203,13 @@ class EventDispatcher:
             ValidationError: on ``limit`` when it is not a whole number from 1 to
                 :data:`MAX_BATCH`.
 
+        The retries are those of the handlers subscribed here: deliveries left to a
+        handler since renamed or removed keep waiting (and keep their message from
+        :meth:`prune`) without holding up the others.
+
         .. versionchanged:: 0.4
            Reported to the core's observer (``Observer.outbox_relayed``), if any.
+           Retries of handlers not subscribed here are passed over.
         """
         limit = bounded_count(limit, "limit", minimum=1, maximum=MAX_BATCH)
         report = DispatchReport()
@@ -213,7 +218,9 @@ class EventDispatcher:
         for event in waiting:
             self.dispatch_one(event, report)
         with self._ctx.uow_factory() as uow:
-            due = uow.deliveries.list_due(self._ctx.now(), limit)
+            # Only this dispatcher's handlers: those of a handler no longer subscribed
+            # would fill every batch and hold up the retries it can make.
+            due = uow.deliveries.list_due(self._ctx.now(), limit, handlers=self._subscriptions)
         for delivery in due:
             subscription = self._subscriptions.get(delivery.handler)
             if subscription is None:

@@ -2327,6 +2327,9 @@ class OutboxRepositoryContract(_Base):
             assert list(uow.deliveries.list_due(T0, 10)) == []
             due_at = T0 + policy.delay(1)
             assert list(uow.deliveries.list_due(due_at, 10)) == [failing]
+            assert list(uow.deliveries.list_due(due_at, 10, handlers=["mailer"])) == [failing]
+            assert list(uow.deliveries.list_due(due_at, 10, handlers=["invoices"])) == []
+            assert list(uow.deliveries.list_due(due_at, 10, handlers=[])) == []
         _assert_duplicate(uow_factory, "deliveries", Delivery(event.id, "mailer"))
         # Deliveries due at one moment to one handler come by id, the first ``limit`` of
         # them whatever order they were written in.
