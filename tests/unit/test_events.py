@@ -510,6 +510,29 @@ class TestFailingHandlers:
         with pytest.raises(ValidationError):
             RetryPolicy(first_delay=timedelta(0))
 
+    @pytest.mark.parametrize(
+        ("options", "field"),
+        [
+            ({"max_attempts": 0}, "max_attempts"),
+            ({"max_attempts": 2.5}, "max_attempts"),
+            ({"max_attempts": True}, "max_attempts"),
+            ({"first_delay": timedelta(0)}, "first_delay"),
+            ({"first_delay": 10}, "first_delay"),
+            ({"factor": 0.5}, "factor"),
+            ({"factor": float("nan")}, "factor"),
+            ({"factor": "3"}, "factor"),
+            ({"max_delay": timedelta(0)}, "max_delay"),
+            ({"max_delay": timedelta(seconds=5)}, "max_delay"),
+        ],
+    )
+    def test_a_retry_policy_that_cannot_schedule_retries_is_refused_on_its_field(
+        self, options: dict[str, Any], field: str
+    ) -> None:
+        """A NaN factor, say, would fail the dispatcher when a handler fails, not here."""
+        with pytest.raises(ValidationError) as refused:
+            RetryPolicy(**options)
+        assert refused.value.fields == (field,)
+
     def test_the_delay_stays_capped_for_any_number_of_failures(self) -> None:
         policy = RetryPolicy(first_delay=timedelta(seconds=10), factor=10)
         assert policy.delay(13) == policy.max_delay
