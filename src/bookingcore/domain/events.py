@@ -401,7 +401,9 @@ class WaitlistOffered(DomainEvent):
 
 @attrs.frozen(kw_only=True)
 class WaitlistOfferEnded(DomainEvent):
-    """A waiting-list offer ended: ``outcome`` is ``booked``, ``expired`` or ``cancelled``.
+    """A waiting-list offer ended: ``outcome`` is ``booked``, ``expired``, ``cancelled`` or
+    ``declined`` (an offer on an alternative date turned down; declined or expired, such
+    an offer leaves the entry waiting on its own slot again).
 
     .. versionadded:: 0.2
     """
