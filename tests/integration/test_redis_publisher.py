@@ -20,6 +20,7 @@ from bookingcore import (
     Principal,
     Settings,
     TravelerDetails,
+    ValidationError,
 )
 from bookingcore.domain.events import BookingCreated, OutboxMessage
 from bookingcore.ports import SerializedEventPublisher
@@ -251,3 +252,29 @@ class TestRelayToRedisStream:
         self, unreachable_publisher: RedisStreamPublisher
     ) -> None:
         unreachable_publisher.publish([])
+
+
+class TestPublisherSettings:
+    @pytest.mark.parametrize(
+        ("options", "field"),
+        [
+            ({"maxlen": 0}, "maxlen"),
+            ({"maxlen": -5}, "maxlen"),
+            ({"maxlen": 2.5}, "maxlen"),
+            ({"maxlen": True}, "maxlen"),
+            ({"stream": ""}, "stream"),
+            ({"stream": "   "}, "stream"),
+        ],
+    )
+    def test_a_stream_or_maxlen_that_would_lose_or_refuse_every_batch_is_refused(
+        self, options: dict[str, object], field: str
+    ) -> None:
+        """``maxlen=0`` would trim each entry away as it is appended (a negative one makes
+        Redis refuse every batch): refused when the publisher is made."""
+        down = from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.5)
+        try:
+            with pytest.raises(ValidationError) as refused:
+                RedisStreamPublisher(down, **options)  # type: ignore[arg-type]
+        finally:
+            down.close()
+        assert refused.value.fields == (field,)

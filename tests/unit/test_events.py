@@ -344,6 +344,42 @@ class TestFailingHandlers:
             assert done is not None
             assert done.status is DeliveryStatus.DONE
 
+    def test_a_when_filter_that_raises_is_the_handlers_failure_never_the_callers(
+        self, inline: BookingCore, store: MemoryStore, admin: Principal, clock: FixedClock
+    ) -> None:
+        """The booking is made and answered, the other handlers run, and the delivery
+        is retried like a handler's failure; a retry whose filter then says no is done."""
+        slot = open_slot(inline, admin, clock)
+        picky, after = Recorder(), Recorder()
+        broken = [True]
+
+        def partner_bookings(event: BookingCreated) -> bool:
+            if broken[0]:
+                return event.partner_id.hex != ""  # type: ignore[union-attr]
+            return event.partner_id is not None
+
+        inline.events.subscribe(BookingCreated, picky, name="picky", when=partner_bookings)
+        inline.events.subscribe(BookingCreated, after, name="after")
+        booking = book(inline, slot, admin)
+        assert inline.bookings.get(booking.id, principal=admin).status == "pending"
+        assert picky.events == []
+        assert len(after.events) == 1
+        event_id = after.ids[0]
+        assert all(message.dispatched_at is not None for message in outbox(store))
+        record = delivery(store, event_id, "picky")
+        assert record is not None
+        assert (record.status, record.attempts) == (DeliveryStatus.RETRYING, 1)
+        assert record.last_error is not None
+        assert record.last_error.startswith("AttributeError")
+        broken[0] = False
+        clock.advance(seconds=10)
+        report = inline.events.run_pending()
+        assert report.applied == 1
+        assert picky.events == []
+        record = delivery(store, event_id, "picky")
+        assert record is not None
+        assert record.status is DeliveryStatus.DONE
+
     def test_a_retry_waits_for_its_delay_and_then_runs(
         self, inline: BookingCore, store: MemoryStore, admin: Principal, clock: FixedClock
     ) -> None:
@@ -473,6 +509,29 @@ class TestFailingHandlers:
             RetryPolicy(max_attempts=0)
         with pytest.raises(ValidationError):
             RetryPolicy(first_delay=timedelta(0))
+
+    @pytest.mark.parametrize(
+        ("options", "field"),
+        [
+            ({"max_attempts": 0}, "max_attempts"),
+            ({"max_attempts": 2.5}, "max_attempts"),
+            ({"max_attempts": True}, "max_attempts"),
+            ({"first_delay": timedelta(0)}, "first_delay"),
+            ({"first_delay": 10}, "first_delay"),
+            ({"factor": 0.5}, "factor"),
+            ({"factor": float("nan")}, "factor"),
+            ({"factor": "3"}, "factor"),
+            ({"max_delay": timedelta(0)}, "max_delay"),
+            ({"max_delay": timedelta(seconds=5)}, "max_delay"),
+        ],
+    )
+    def test_a_retry_policy_that_cannot_schedule_retries_is_refused_on_its_field(
+        self, options: dict[str, Any], field: str
+    ) -> None:
+        """A NaN factor, say, would fail the dispatcher when a handler fails, not here."""
+        with pytest.raises(ValidationError) as refused:
+            RetryPolicy(**options)
+        assert refused.value.fields == (field,)
 
     def test_the_delay_stays_capped_for_any_number_of_failures(self) -> None:
         policy = RetryPolicy(first_delay=timedelta(seconds=10), factor=10)

@@ -401,7 +401,9 @@ class WaitlistOffered(DomainEvent):
 
 @attrs.frozen(kw_only=True)
 class WaitlistOfferEnded(DomainEvent):
-    """A waiting-list offer ended: ``outcome`` is ``booked``, ``expired`` or ``cancelled``.
+    """A waiting-list offer ended: ``outcome`` is ``booked``, ``expired``, ``cancelled`` or
+    ``declined`` (an offer on an alternative date turned down; declined or expired, such
+    an offer leaves the entry waiting on its own slot again).
 
     .. versionadded:: 0.2
     """
@@ -603,7 +605,16 @@ class RetryPolicy:
     ``max_delay``; after ``max_attempts`` failures the delivery gives up and
     stays visible for an operator to replay.
 
+    Raises:
+        ValidationError: on the field at fault: ``max_attempts`` not a whole number
+            of at least 1, ``first_delay`` not a positive ``timedelta``, ``factor``
+            not a number of at least 1 (NaN included), ``max_delay`` not a
+            ``timedelta`` of at least ``first_delay``.
+
     .. versionadded:: 0.1
+    .. versionchanged:: 0.4
+       Each field is checked on its own name (a factor below 1 was an error on
+       ``first_delay``; a NaN factor or a zero ``max_delay`` was taken).
     """
 
     max_attempts: int = 8
@@ -612,11 +623,23 @@ class RetryPolicy:
     max_delay: timedelta = timedelta(hours=6)
 
     def __attrs_post_init__(self) -> None:
-        if self.max_attempts < 1:
+        attempts: object = self.max_attempts
+        if isinstance(attempts, bool) or not isinstance(attempts, int):
+            msg = "must be a whole number"
+            raise ValidationError.single("max_attempts", msg, "invalid_type")
+        if attempts < 1:
             raise ValidationError.single("max_attempts", "must be at least 1", "too_small")
-        if self.first_delay <= timedelta(0) or self.factor < 1:
-            msg = "the first delay must be positive and the factor at least 1"
+        first: object = self.first_delay
+        if not isinstance(first, timedelta) or first <= timedelta(0):
+            msg = "must be a positive timedelta"
             raise ValidationError.single("first_delay", msg, "invalid")
+        factor: object = self.factor
+        if isinstance(factor, bool) or not isinstance(factor, int | float) or not factor >= 1:
+            raise ValidationError.single("factor", "must be a number of at least 1", "invalid")
+        cap: object = self.max_delay
+        if not isinstance(cap, timedelta) or cap < first:
+            msg = f"must be a timedelta of at least the first delay ({first})"
+            raise ValidationError.single("max_delay", msg, "invalid")
 
     def delay(self, failures: int) -> timedelta:
         """How long to wait after the ``failures``-th failure."""

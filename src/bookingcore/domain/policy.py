@@ -17,7 +17,8 @@ advisor            bookings assigned to    those bookings              no
                    them
 supplier           bookings of its         their status                no
                    supplier
-webhook            everything              every booking's status      no
+webhook            everything              every booking (moves,       no
+                   but staff notes         cancels, edits)
 system             everything              everything                  anywhere
 =================  ======================  ==========================  ======================
 

@@ -786,11 +786,30 @@ class DeliveryRepository(Protocol):
     def get(self, event_id: UUID, handler: str) -> Delivery | None:
         """The delivery of ``event_id`` to ``handler``."""
 
+    def claim_retry(self, event_id: UUID, handler: str, *, attempts: int) -> Delivery | None:
+        """The delivery of ``event_id`` to ``handler`` if, as stored now, it still waits
+        for a retry after ``attempts`` attempts; ``None`` otherwise.
+
+        A compare-and-set decided by the storage, with the row locked until the
+        unit of work ends: of two dispatchers that retried one delivery at once,
+        the one that asks second gets ``None`` once the first stored its
+        outcome, and drops its handler's writes. The delivery returned counts as
+        read under the lock (brought up to date when read before).
+
+        .. versionadded:: 0.4
+        """
+
     def list_for_event(self, event_id: UUID) -> Sequence[Delivery]:
         """Every handler's delivery of one event, by handler name."""
 
-    def list_due(self, now: datetime, limit: int) -> Sequence[Delivery]:
-        """Up to ``limit`` deliveries waiting for a retry that is due at ``now``."""
+    def list_due(
+        self, now: datetime, limit: int, *, handlers: Collection[str] | None = None
+    ) -> Sequence[Delivery]:
+        """Up to ``limit`` deliveries waiting for a retry that is due at ``now``, soonest
+        due first (then by handler and id); with ``handlers``, only theirs.
+
+        .. versionchanged:: 0.4 ``handlers``.
+        """
 
 
 class CommunicationRepository(Protocol):

@@ -770,9 +770,10 @@ class CustomerService:
         the customer themself.
 
         Raises:
-            NotFoundError: no such customer visible to ``principal``.
+            NotFoundError: no such customer visible to ``principal`` (every customer,
+                for an advisor or a supplier's user: they read no customer records).
             PermissionDeniedError: ``principal`` sees only part of the customer's
-                bookings (a partner, an advisor, a supplier).
+                bookings (a partner, of a customer it brought).
             ValidationError: on ``loyalty`` when no loyalty program is configured
                 (code ``not_configured``).
 

@@ -36,7 +36,7 @@ from bookingcore.domain.events import (
     DomainEvent,
     RetryPolicy,
 )
-from bookingcore.errors import ConflictError, NotFoundError, ValidationError
+from bookingcore.errors import ConflictError, DuplicateError, NotFoundError, ValidationError
 from bookingcore.ports.messaging import EventPublisher, SerializedEventPublisher
 from bookingcore.ports.uow import UnitOfWork
 from bookingcore.services._context import ServiceContext
@@ -59,6 +59,9 @@ _log = logging.getLogger("bookingcore.events")
 MAX_BATCH = 10_000
 
 E = TypeVar("E", bound=DomainEvent)
+
+#: How storage names a delivery record in a :class:`~bookingcore.errors.DuplicateError`.
+_DELIVERY = "delivery"
 
 
 @attrs.define
@@ -96,8 +99,24 @@ class Subscription:
     when: Callable[[Any], bool] | None = None
 
     def wants(self, event: DomainEvent) -> bool:
-        """True when this subscription should receive ``event``."""
+        """True when this subscription should receive ``event``.
+
+        Raises what ``when`` raises; the dispatcher counts that as the handler's
+        failure on the event (recorded and retried, never the caller's).
+
+        .. versionchanged:: 0.4
+           A ``when`` that raises is the handler's failure on the event.
+        """
         return isinstance(event, self.event_type) and (self.when is None or self.when(event))
+
+
+def _may_want(subscription: Subscription, event: DomainEvent) -> bool:
+    """:meth:`Subscription.wants`, but True when ``when`` raises: the attempt asks it
+    again and records the error as the handler's failure."""
+    try:
+        return subscription.wants(event)
+    except Exception:
+        return isinstance(event, subscription.event_type)
 
 
 @attrs.define
@@ -184,8 +203,13 @@ class EventDispatcher:
             ValidationError: on ``limit`` when it is not a whole number from 1 to
                 :data:`MAX_BATCH`.
 
+        The retries are those of the handlers subscribed here: deliveries left to a
+        handler since renamed or removed keep waiting (and keep their message from
+        :meth:`prune`) without holding up the others.
+
         .. versionchanged:: 0.4
            Reported to the core's observer (``Observer.outbox_relayed``), if any.
+           Retries of handlers not subscribed here are passed over.
         """
         limit = bounded_count(limit, "limit", minimum=1, maximum=MAX_BATCH)
         report = DispatchReport()
@@ -194,7 +218,9 @@ class EventDispatcher:
         for event in waiting:
             self.dispatch_one(event, report)
         with self._ctx.uow_factory() as uow:
-            due = uow.deliveries.list_due(self._ctx.now(), limit)
+            # Only this dispatcher's handlers: those of a handler no longer subscribed
+            # would fill every batch and hold up the retries it can make.
+            due = uow.deliveries.list_due(self._ctx.now(), limit, handlers=self._subscriptions)
         for delivery in due:
             subscription = self._subscriptions.get(delivery.handler)
             if subscription is None:
@@ -245,21 +271,37 @@ class EventDispatcher:
         self.dispatch(follow_ups)
 
     def retry(self, event_id: UUID, handler: str) -> DispatchReport:
-        """Try a delivery again now, even one that gave up (an operator's replay).
+        """Try a delivery again now (an operator's replay): one that gave up, or one
+        waiting for a retry that is not due yet. A delivery that is done is not
+        applied again (the report counts it skipped).
 
         Raises:
-            NotFoundError: no such event, or no handler subscribed under ``handler``.
+            NotFoundError: no such event, or no handler subscribed under ``handler``
+                (``entity`` ``"event"``, ``"handler"``); or a handler that does not
+                take this event, its type or its ``when`` (``"delivery"``), which is
+                never handed it.
+
+        .. versionchanged:: 0.4
+           A delivery waiting for its retry runs now; a handler that does not take
+           the event is refused.
         """
         subscription = self._subscriptions.get(handler)
         if subscription is None:
             raise NotFoundError("handler", handler)
         with self._ctx.uow_factory() as uow:
             message = uow.outbox.get(event_id)
-            delivery = uow.deliveries.get(event_id, handler)
             if message is None:
                 raise NotFoundError("event", event_id)
-            if delivery is not None and delivery.status is DeliveryStatus.GAVE_UP:
-                delivery.status = DeliveryStatus.RETRYING
+            if not _may_want(subscription, message.event):
+                msg = f"handler {handler!r} does not take event {event_id} ({message.name})"
+                raise NotFoundError("delivery", f"{event_id}:{handler}", msg)
+            delivery = uow.deliveries.get(event_id, handler)
+            if delivery is not None and (
+                delivery.status is DeliveryStatus.GAVE_UP or delivery.next_attempt_at is not None
+            ):
+                if delivery.status is DeliveryStatus.GAVE_UP:
+                    delivery.status = DeliveryStatus.RETRYING
+                    delivery.completed_at = None
                 delivery.next_attempt_at = None
                 uow.commit()
         report = DispatchReport(events=1)
@@ -272,7 +314,7 @@ class EventDispatcher:
         report.events += 1
         follow_ups: list[DomainEvent] = []
         for subscription in self._subscriptions.values():
-            if subscription.wants(event):
+            if _may_want(subscription, event):
                 follow_ups += self._deliver(event, subscription, report)
         now = self._ctx.now()
         with self._ctx.uow_factory() as uow:
@@ -295,9 +337,12 @@ class EventDispatcher:
             if delivery is not None and not delivery.is_due(now):
                 report.add("skipped")
                 return []
-            context = HandlerContext(uow, now, (delivery.attempts if delivery else 0) + 1)
+            attempts = delivery.attempts if delivery else 0
+            context = HandlerContext(uow, now, attempts + 1)
             try:
-                subscription.handler(event, context)
+                # A retry asks ``when`` again: an event it now leaves out is done with.
+                if subscription.wants(event):
+                    subscription.handler(event, context)
             except Exception as exc:  # a handler's failure is recorded, never propagated
                 error = f"{type(exc).__name__}: {exc}"
                 _log.warning(
@@ -312,16 +357,33 @@ class EventDispatcher:
                 if delivery is None:
                     delivery = Delivery(event.id, subscription.name)
                     uow.deliveries.add(delivery)
+                else:
+                    # A dispatcher retrying it at the same time may have stored its
+                    # outcome first: then this one's writes are dropped.
+                    delivery = uow.deliveries.claim_retry(
+                        event.id, subscription.name, attempts=attempts
+                    )
+                    if delivery is None:
+                        report.add("skipped")
+                        return []
                 delivery.succeed(now)
                 try:
                     uow.commit()
-                except ConflictError:
-                    # Another dispatcher applied this event to this handler first.
-                    report.add("skipped")
-                    return []
-                report.add("applied")
-                return context.emitted
-        self._record_failure(event, subscription, error, now, report)
+                except DuplicateError as exc:
+                    if exc.entity != _DELIVERY:
+                        error = f"{type(exc).__name__}: {exc}"
+                    else:  # Another dispatcher made the first attempt at the same time.
+                        report.add("skipped")
+                        return []
+                except ConflictError as exc:
+                    # The handler's own writes clash with what is stored (a stale
+                    # version, say): its failure, retried like any other.
+                    error = f"{type(exc).__name__}: {exc}"
+                else:
+                    report.add("applied")
+                    return context.emitted
+        assert error is not None
+        self._record_failure(event, subscription, error, now, report, attempts=attempts)
         return []
 
     def _record_failure(
@@ -331,13 +393,22 @@ class EventDispatcher:
         error: str,
         now: datetime,
         report: DispatchReport,
+        *,
+        attempts: int,
     ) -> None:
+        """Count the failed attempt, unless another dispatcher's outcome of the same
+        attempt was stored first."""
         with self._ctx.uow_factory() as uow:
-            delivery = uow.deliveries.get(event.id, subscription.name)
-            if delivery is None:
+            if attempts:
+                delivery = uow.deliveries.claim_retry(
+                    event.id, subscription.name, attempts=attempts
+                )
+            elif uow.deliveries.get(event.id, subscription.name) is None:
                 delivery = Delivery(event.id, subscription.name)
                 uow.deliveries.add(delivery)
-            elif delivery.finished:
+            else:  # another dispatcher stored the first attempt's outcome first
+                delivery = None
+            if delivery is None:
                 report.add("skipped")
                 return
             delivery.fail(error, now, self.retry_policy)

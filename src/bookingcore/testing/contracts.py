@@ -2327,6 +2327,9 @@ class OutboxRepositoryContract(_Base):
             assert list(uow.deliveries.list_due(T0, 10)) == []
             due_at = T0 + policy.delay(1)
             assert list(uow.deliveries.list_due(due_at, 10)) == [failing]
+            assert list(uow.deliveries.list_due(due_at, 10, handlers=["mailer"])) == [failing]
+            assert list(uow.deliveries.list_due(due_at, 10, handlers=["invoices"])) == []
+            assert list(uow.deliveries.list_due(due_at, 10, handlers=[])) == []
         _assert_duplicate(uow_factory, "deliveries", Delivery(event.id, "mailer"))
         # Deliveries due at one moment to one handler come by id, the first ``limit`` of
         # them whatever order they were written in.
@@ -2342,6 +2345,46 @@ class OutboxRepositoryContract(_Base):
             assert [d.id for d in uow.deliveries.list_due(due_at, 2)] == sorted(
                 [failing.id, tied[0].id, tied[1].id, tied[2].id], key=lambda ident: ident.bytes
             )[:2]
+        with uow_factory() as uow:
+            assert uow.deliveries.claim_retry(event.id, "mailer", attempts=1) == failing
+            assert uow.deliveries.claim_retry(event.id, "mailer", attempts=0) is None
+            assert uow.deliveries.claim_retry(event.id, "invoices", attempts=1) is None  # done
+            assert uow.deliveries.claim_retry(event.id, "nobody", attempts=0) is None
+
+    @requires("concurrent_units_of_work")
+    def test_claim_retry_lets_one_of_several_dispatchers_store_an_attempt(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        """Workers that all read the delivery after one attempt each try to store the
+        second: one does, the others find it moved on.
+
+        .. versionadded:: 0.4
+        """
+        booking = _stored_booking(uow_factory, make)
+        event = self._event(booking, "confirmed")
+        first = Delivery(event.id, "mailer")
+        first.fail("SMTP timeout", T0, RetryPolicy())
+        with uow_factory() as uow:
+            uow.outbox.add(event)
+            uow.deliveries.add(first)
+            uow.commit()
+
+        def attempt(_: int) -> bool:
+            with uow_factory() as uow:
+                read = uow.deliveries.get(event.id, "mailer")
+                assert read is not None
+                claimed = uow.deliveries.claim_retry(event.id, "mailer", attempts=read.attempts)
+                if claimed is None:
+                    return False
+                claimed.succeed(T0)
+                uow.commit()
+                return True
+
+        assert sorted(_race(attempt, range(6))) == [False] * 5 + [True]
+        with uow_factory() as uow:
+            stored = uow.deliveries.get(event.id, "mailer")
+            assert stored is not None
+            assert (stored.status, stored.attempts) == (DeliveryStatus.DONE, 2)
 
     def _store_handled(
         self,

@@ -1067,13 +1067,22 @@ class _DeliveryRepository(_Repository[Delivery]):
     def get(self, event_id: UUID, handler: str) -> Delivery | None:
         return self._get(Delivery.key(event_id, handler))
 
+    def claim_retry(self, event_id: UUID, handler: str, *, attempts: int) -> Delivery | None:
+        found = self._locked(Delivery.key(event_id, handler))
+        if found is None or found.finished or found.attempts != attempts:
+            return None
+        return found
+
     def list_for_event(self, event_id: UUID) -> Sequence[Delivery]:
         return self._uow._select(self._table, lambda d: d.event_id == event_id, lambda d: d.handler)
 
-    def list_due(self, now: datetime, limit: int) -> Sequence[Delivery]:
+    def list_due(
+        self, now: datetime, limit: int, *, handlers: Collection[str] | None = None
+    ) -> Sequence[Delivery]:
+        wanted = None if handlers is None else frozenset(handlers)
         found: list[Delivery] = self._uow._select(
             self._table,
-            lambda d: d.is_due(now),
+            lambda d: d.is_due(now) and (wanted is None or d.handler in wanted),
             lambda d: (d.next_attempt_at or now, d.handler, d.id.bytes),
         )
         return found[:limit]

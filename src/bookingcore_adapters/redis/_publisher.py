@@ -10,6 +10,7 @@ import redis
 from redis.typing import EncodableT, FieldT
 
 from bookingcore.domain.events import DomainEvent, OutboxMessage, SerializedMessage
+from bookingcore.errors import ValidationError
 from bookingcore.serialization import event_from_dict, serialized_message
 from bookingcore_adapters.redis._otp import text, translate_errors
 
@@ -48,9 +49,15 @@ class RedisStreamPublisher:
         approximate: trim with ``~`` (whole radix-tree nodes, much cheaper);
             ``False`` trims to exactly ``maxlen``.
 
+    Raises:
+        ValidationError: on ``stream`` when it is blank; on ``maxlen`` when it is
+            not a whole number of at least 1 (0 would trim every entry away as it
+            is appended, and Redis refuses a negative one on every batch).
+
     .. versionadded:: 0.1
     .. versionchanged:: 0.4
-       ``publish_serialized`` writes the outbox's JSON text as it is.
+       ``publish_serialized`` writes the outbox's JSON text as it is; ``stream``
+       and ``maxlen`` are checked.
     """
 
     def __init__(
@@ -61,6 +68,13 @@ class RedisStreamPublisher:
         maxlen: int | None = None,
         approximate: bool = True,
     ) -> None:
+        name: object = stream
+        if not isinstance(name, str) or not name.strip():
+            raise ValidationError.single("stream", "a stream needs a key", "required")
+        cap: object = maxlen
+        if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 1):
+            msg = "must be a whole number of at least 1, or None to keep every entry"
+            raise ValidationError.single("maxlen", msg, "out_of_range")
         self._client = client
         self.stream = stream
         self.maxlen = maxlen

@@ -787,6 +787,14 @@ class DeliveryRepository(Repository[Delivery]):
     def get(self, event_id: UUID, handler: str) -> Delivery | None:
         return self._get(Delivery.key(event_id, handler))
 
+    def claim_retry(self, event_id: UUID, handler: str, *, attempts: int) -> Delivery | None:
+        c = self._table.c
+        waiting = [c.status == DeliveryStatus.RETRYING.value, c.attempts == attempts]
+        # Sets nothing new: the UPDATE is the row's lock and the database's check.
+        return self._session.update_if_now(
+            self._mapper, Delivery.key(event_id, handler), waiting, {"attempts": c.attempts}
+        )
+
     def list_for_event(self, event_id: UUID) -> Sequence[Delivery]:
         c = self._table.c
         return self._session.select(
@@ -797,16 +805,22 @@ class DeliveryRepository(Repository[Delivery]):
             order_by=[self._session.ordered_text(c.handler)],
         )
 
-    def list_due(self, now: datetime, limit: int) -> Sequence[Delivery]:
+    def list_due(
+        self, now: datetime, limit: int, *, handlers: Collection[str] | None = None
+    ) -> Sequence[Delivery]:
         c = self._table.c
         due_at = func.coalesce(c.next_attempt_at, literal(now, UtcDateTime()))
+        where = [
+            c.status == DeliveryStatus.RETRYING.value,
+            (c.next_attempt_at.is_(None)) | (c.next_attempt_at <= now),
+        ]
+        wanted = None if handlers is None else frozenset(handlers)
+        if wanted is not None:
+            where.append(c.handler.in_(sorted(wanted)))
         return self._session.select(
             self._mapper,
-            [
-                c.status == DeliveryStatus.RETRYING.value,
-                (c.next_attempt_at.is_(None)) | (c.next_attempt_at <= now),
-            ],
-            lambda d: d.is_due(now),
+            where,
+            lambda d: d.is_due(now) and (wanted is None or d.handler in wanted),
             lambda d: (d.next_attempt_at or now, d.handler, d.id.bytes),
             order_by=[due_at, self._session.ordered_text(c.handler), c.id],
             limit=limit,
