@@ -107,6 +107,8 @@ class Session:
         # psycopg: look-ups on cursors of their own and the writes in one pipeline, straight
         # to the driver (see _driver); otherwise every statement goes through SQLAlchemy.
         self._direct = store.pipelined
+        # Whether the statements sent straight to the driver are logged with their values.
+        self._log_parameters = store.log_parameters
         self._active = False
         self._read_only = False
         self._tracked: dict[str, dict[UUID, Any]] = defaultdict(dict)
@@ -381,7 +383,9 @@ class Session:
         statements = d.plan(writes, connection.dialect)
         if self._direct:
             commit = self._settled_all(writes)
-            outcome = d.run_pipelined(connection, list(statements), commit=commit)
+            outcome = d.run_pipelined(
+                connection, list(statements), commit=commit, log_parameters=self._log_parameters
+            )
         else:
             outcome = d.run_each(connection, statements)
         if outcome.stale:
@@ -795,7 +799,15 @@ class Session:
             setting=setting,
             returning=tuple(returning),
         )
-        return self.retrying(lambda: d.claimed(self._begin(), query, wanted, direct=self._direct))
+        return self.retrying(
+            lambda: d.claimed(
+                self._begin(),
+                query,
+                wanted,
+                direct=self._direct,
+                log_parameters=self._log_parameters,
+            )
+        )
 
     def add(self, mapper: m.Mapper[E], entity: E) -> None:
         """Track ``entity`` as new: it is inserted on commit."""
@@ -844,7 +856,9 @@ class Session:
         table = mapper.table
         statement = d.insert_if_new(table, conflict, tuple(row), connection.dialect)
         if statement is not None:
-            return d.inserted(connection, statement, row, direct=self._direct)
+            return d.inserted(
+                connection, statement, row, direct=self._direct, log_parameters=self._log_parameters
+            )
         try:
             with connection.begin_nested():
                 connection.execute(insert(table), row)
@@ -882,7 +896,13 @@ class Session:
     def _increment(self, mapper: m.Mapper[Any], ident: UUID, column: str) -> list[m.Row]:
         connection = self._begin()
         query = d.increment(mapper.table, mapper.key, column, connection.dialect)
-        return d.fetch(connection, query, {mapper.key: ident}, direct=self._direct)
+        return d.fetch(
+            connection,
+            query,
+            {mapper.key: ident},
+            direct=self._direct,
+            log_parameters=self._log_parameters,
+        )
 
     def _track(self, mapper: m.Mapper[E], entity: E) -> E:
         """The tracked object for ``entity``'s id, tracking ``entity`` if there is none."""
@@ -915,11 +935,15 @@ class Session:
         columns = tuple(wanted)
         if parent is None:
             query = d.lookup(table, columns, connection.dialect, lock=lock)
-            return d.fetch(connection, query, wanted, direct=self._direct)
+            return d.fetch(
+                connection, query, wanted, direct=self._direct, log_parameters=self._log_parameters
+            )
         parent_mapper, foreign_key = parent
         joined = (parent_mapper.table, foreign_key)
         query = d.lookup(table, columns, connection.dialect, lock=lock, parent=joined)
-        found = d.fetch_with_parent(connection, query, wanted, direct=self._direct)
+        found = d.fetch_with_parent(
+            connection, query, wanted, direct=self._direct, log_parameters=self._log_parameters
+        )
         for _, parent_row in found:
             if parent_row is not None:
                 self._track(parent_mapper, parent_mapper.load(parent_row, []))
@@ -949,7 +973,12 @@ class Session:
         referred = None if refers is None else (refers[0].table, refers[1])
         of_it = d.lookup(child, ("booking_id",), connection.dialect, parent=referred)
         found, children = d.fetch_with_children(
-            connection, query, {mapper.key: ident}, of_it, {"booking_id": ident}
+            connection,
+            query,
+            {mapper.key: ident},
+            of_it,
+            {"booking_id": ident},
+            log_parameters=self._log_parameters,
         )
         for owner, pairs in ((parent, found), (refers, children)):
             if owner is not None:
@@ -1044,7 +1073,9 @@ class Session:
         query = d.by_tuples(mapper.table, columns, count, connection.dialect)
         seen: set[UUID] = set()
         rows = []
-        for row in d.fetch(connection, query, parameters, direct=self._direct):
+        for row in d.fetch(
+            connection, query, parameters, direct=self._direct, log_parameters=self._log_parameters
+        ):
             ident = row[mapper.key]
             if ident not in seen:
                 seen.add(ident)
@@ -1397,7 +1428,7 @@ class Session:
                 parent=referred,
             )
             sent += [(owner_lookup, wanted), (children, wanted)]
-        found = d.fetch_together(connection, sent)
+        found = d.fetch_together(connection, sent, log_parameters=self._log_parameters)
         rows, siblings = [row for row, _ in found[0]], [row for row, _ in found[1]]
         if owner is None:
             return rows, siblings, None
