@@ -464,8 +464,8 @@ class UnitOfWorkContract(_Base):
     ) -> None:
         """What a SQL store's foreign keys refuse, every store refuses: a traveler, a
         booking, a payment, a refund, a line item or a waitlist entry naming a row that
-        does not exist is a ``ConflictError`` on commit, and nothing of that commit is
-        stored."""
+        does not exist is a ``ConflictError`` on commit that names the column, and
+        nothing of that commit is stored."""
         location = make.location()
         slot = make.slot(location.id)
         customer = make.customer()
@@ -484,25 +484,26 @@ class UnitOfWorkContract(_Base):
         gone_traveler = make.traveler(customer.id)
         gone_booking = make.booking(customer.id, slot, [traveler.id])
         gone_payment = make.payment(gone_booking)
+        # (the column the error names, what the unit of work adds)
         cases: list[tuple[str, Callable[[UnitOfWork], None]]] = [
-            ("traveler", lambda uow: uow.travelers.add(make.traveler(gone_customer.id))),
+            ("customer_id", lambda uow: uow.travelers.add(make.traveler(gone_customer.id))),
             (
-                "booking's customer",
+                "customer_id",
                 lambda uow: uow.bookings.add(make.booking(gone_customer.id, slot, [traveler.id])),
             ),
             (
-                "booking's slot",
+                "slot_id",
                 lambda uow: uow.bookings.add(make.booking(customer.id, gone_slot, [traveler.id])),
             ),
             (
-                "booking's traveler",
+                "traveler_id",
                 lambda uow: uow.bookings.add(make.booking(customer.id, slot, [gone_traveler.id])),
             ),
-            ("payment", lambda uow: uow.payments.add(make.payment(gone_booking))),
-            ("refund", lambda uow: uow.refunds.add(make.refund(gone_payment.id))),
-            ("line item", lambda uow: uow.booking_items.add(make.booking_item(gone_booking.id))),
+            ("booking_id", lambda uow: uow.payments.add(make.payment(gone_booking))),
+            ("payment_id", lambda uow: uow.refunds.add(make.refund(gone_payment.id))),
+            ("booking_id", lambda uow: uow.booking_items.add(make.booking_item(gone_booking.id))),
             (
-                "waitlist entry",
+                "slot_id",
                 lambda uow: uow.waitlist.add(make.waitlist_entry(gone_slot.id, customer.id)),
             ),
         ]
@@ -511,7 +512,7 @@ class UnitOfWorkContract(_Base):
             with uow_factory() as uow:
                 uow.customers.add(bystander)
                 add(uow)
-                with pytest.raises(ConflictError):
+                with pytest.raises(ConflictError, match=what):
                     uow.commit()
             with uow_factory() as uow:
                 assert uow.customers.get(bystander.id) is None, what

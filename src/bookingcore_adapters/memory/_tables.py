@@ -54,7 +54,8 @@ class Reference:
 
     On commit, a new row, or a row whose ``field`` changed, must name rows that exist
     (stored and not deleted, or added in the same unit of work); ``read`` gives the
-    ids it names, when ``field`` is not one id itself (a booking's travelers).
+    ids it names, when ``field`` is not one id itself (a booking's travelers), and
+    ``field`` is then only its name in the error.
     """
 
     field: str
@@ -145,7 +146,8 @@ TABLES: tuple[Table, ...] = (
         references=(
             *_references("customers", "customer_id"),
             *_references("slots", "slot_id"),
-            Reference("travelers", "travelers", lambda b: (t.traveler_id for t in b.travelers)),
+            # Named as the SQL store's column (booking_travelers.traveler_id).
+            Reference("traveler_id", "travelers", lambda b: (t.traveler_id for t in b.travelers)),
             *_references("locations", "location_id"),
             *_references("products", "product_id"),
             *_references("suppliers", "supplier_id"),

@@ -480,6 +480,9 @@ class Session:
         mapper, table = refused.mapper, refused.mapper.table
         columns = _unique_columns(refused.error, self._mappers)
         if columns is None:
+            missing = self._missing(mapper, writes) if _foreign_key(refused.error) else None
+            if missing is not None:
+                return missing
             msg = f"the database refused this {mapper.entity}: {refused.error.orig}"
             return ConflictError(msg)
         if not columns or not set(columns) <= set(table.c.keys()):
@@ -523,6 +526,54 @@ class Session:
                 value = f" {values[0]!r}" if len(values) == 1 else f" {values!r}"
             msg = f"{mapper.entity} {', '.join(columns)}{value} is already taken"
         return DuplicateError(msg, entity=mapper.entity, existing_id=holder)
+
+    def _missing(self, mapper: m.Mapper[Any], writes: list[d.Writes]) -> ConflictError | None:
+        """The error naming the first foreign key of ``mapper``'s rows (or child rows)
+        written by this commit that names a row neither stored nor added by the commit
+        (after the rollback), as the memory store words it; None if none is found."""
+        added: dict[str, set[Any]] = defaultdict(set)
+        for batch in writes:
+            added[batch.mapper.table.name].update(batch.idents)
+        rows: list[tuple[Any, Table, m.Row]] = []
+        for batch in writes:
+            if batch.mapper is not mapper:
+                continue
+            written = [(w.row, w.children) for w in batch.changed]
+            written += zip(batch.rows, batch.children, strict=True)
+            for row, children in written:
+                rows.append((row[mapper.key], mapper.table, row))
+                if mapper.child_table is not None:
+                    rows += [(row[mapper.key], mapper.child_table, child) for child in children]
+        # (owner's id, column, parent column, value) of every reference to check, in order.
+        named = [
+            (owner, key.parent.name, key.column, row[key.parent.name])
+            for owner, table, row in rows
+            for key in table.foreign_keys
+            if row.get(key.parent.name) is not None
+            and row[key.parent.name] not in added[key.column.table.name]
+        ]
+        entities = {mp.table.name: mp.entity for mp in self._mappers}
+        try:
+            with contextlib.suppress(SQLAlchemyError):
+                stored: set[tuple[str, Any]] = set()
+                for parent in {column for _, _, column, _ in named}:
+                    wanted = sorted({value for _, _, c, value in named if c is parent}, key=str)
+                    for start in range(0, len(wanted), 500):
+                        chunk = wanted[start : start + 500]
+                        found = self._begin().execute(select(parent).where(parent.in_(chunk)))
+                        stored.update((parent.table.name, value) for value in found.scalars())
+                for owner, column, parent, value in named:
+                    if (parent.table.name, value) in stored:
+                        continue
+                    name = entities.get(parent.table.name, parent.table.name)
+                    msg = (
+                        f"{mapper.entity} {owner}: {column} names {name} {value}, "
+                        "which does not exist; nothing was stored"
+                    )
+                    return ConflictError(msg)
+            return None
+        finally:
+            self._abandon_transaction()
 
     def _holder(
         self,
@@ -1494,6 +1545,11 @@ def _unique_keys(table: Table) -> list[list[str]]:
     )
     places = {name: place for place, name in enumerate(table.c.keys())}
     return sorted(keys, key=lambda names: [places[name] for name in names])
+
+
+def _foreign_key(exc: IntegrityError) -> bool:
+    """Whether ``exc`` reports a foreign key naming a missing row (PostgreSQL, SQLite)."""
+    return sqlstate(exc) == "23503" or str(exc.orig).startswith("FOREIGN KEY constraint failed")
 
 
 def _unique_columns(exc: IntegrityError, mappers: Sequence[m.Mapper[Any]]) -> list[str] | None:
