@@ -66,7 +66,7 @@ from _common import (
     zero_or_more,
 )
 from bookingcore import BookingFilter, PageRequest, Principal, StaffId, StaffRole
-from bookingcore.domain.queries import Cursor
+from bookingcore.domain.queries import Cursor, fold_case
 from bookingcore_adapters.sql import SqlStore, metadata
 
 DEFAULT_ROWS = 1_000_000
@@ -1041,7 +1041,7 @@ def baseline_where(query: BookingFilter, text_form: str = "in") -> tuple[list[st
         if high is not None:
             where.append(f"{column} < %({column}_high)s")
             params[f"{column}_high"] = high
-    needle = (query.text or "").strip().casefold()
+    needle = fold_case((query.text or "").strip())  # as the library folds it
     if needle:
         params["pattern"] = _like(needle)
         people = [f"lower(c.{c}) LIKE %(pattern)s" for c in ("name", "email", "phone")]

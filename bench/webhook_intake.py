@@ -249,11 +249,15 @@ class BaselineIntake:
 
 
 class LibraryIntake:
-    """bookingcore over the SQL adapter: each delivery is one ``core.payments.handle_webhook``."""
+    """bookingcore over the SQL adapter: each delivery is one ``core.payments.handle_webhook``.
 
-    def __init__(self, task: WorkerTask) -> None:
+    ``log_parameters``: the store logs the statements it sends straight to psycopg with
+    their parameters (what :class:`StatementsIntake` records them from).
+    """
+
+    def __init__(self, task: WorkerTask, *, log_parameters: bool = False) -> None:
         self._engine = task.target.engine()
-        store = SqlStore(self._engine)
+        store = SqlStore(self._engine, log_parameters=log_parameters)
         self._core = library_core(
             store.unit_of_work,
             dispatch="deferred",
@@ -308,7 +312,9 @@ class StatementsIntake:
     invoice series); the second goes through it while every statement
     it sends is recorded as it reaches the driver (the ``bookingcore.sql``
     logger, at DEBUG, names the statements the adapter sends straight to
-    psycopg; SQLAlchemy's ``before_cursor_execute`` the others); the same
+    psycopg, with their parameters as the store is built with
+    ``log_parameters=True``; SQLAlchemy's ``before_cursor_execute`` the
+    others); the same
     delivery is then taken again and recorded as the duplicate path. Every
     later delivery is verified with the same HMAC check and then replayed: the
     receipt's ``INSERT ... ON CONFLICT DO NOTHING RETURNING``; when it found a
@@ -328,7 +334,7 @@ class StatementsIntake:
 
     def __init__(self, task: WorkerTask) -> None:
         self._secret = SECRET.encode()
-        self._library = LibraryIntake(task)
+        self._library = LibraryIntake(task, log_parameters=True)
         try:
             self._connection = task.target.connect()
         except BaseException:

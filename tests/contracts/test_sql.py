@@ -438,9 +438,9 @@ class TestSqlStore:
         commits: list[bool] = []
         real = sql_driver.run_pipelined
 
-        def spy(*args: Any, commit: bool) -> sql_driver.Outcome:
+        def spy(*args: Any, commit: bool, **options: Any) -> sql_driver.Outcome:
             commits.append(commit)
-            return real(*args, commit=commit)
+            return real(*args, commit=commit, **options)
 
         monkeypatch.setattr(sql_driver, "run_pipelined", spy)
         with store.unit_of_work() as uow:

@@ -180,6 +180,8 @@ class TestMoneyOnAnArchivedBooking:
             uow.slots.add(world.slot)
             customer = world.make.customer(id=booking.customer_id)
             uow.customers.add(customer)
+            for traveler in booking.travelers:  # the booking's travelers must exist
+                uow.travelers.add(world.make.traveler(customer.id, id=traveler.traveler_id))
             uow.bookings.add(booking)
             uow.commit()
         jobs = Principal.system("payments")

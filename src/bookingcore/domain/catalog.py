@@ -16,6 +16,7 @@ from datetime import datetime
 
 import attrs
 
+from bookingcore.domain._validation import fold_case
 from bookingcore.domain.cancellation import CancellationPolicy
 from bookingcore.domain.requirements import ProductRequirements
 from bookingcore.domain.values import EmailAddress, LocationId, PhoneNumber, ProductId, SupplierId
@@ -136,8 +137,8 @@ class Product:
 
 def _holds(text: str | None, *fields: str | None) -> bool:
     """Whether one of ``fields`` holds ``text``, case-insensitively (no text holds)."""
-    needle = (text or "").strip().casefold()
-    return not needle or any(needle in field.casefold() for field in fields if field)
+    needle = fold_case((text or "").strip())
+    return not needle or any(needle in fold_case(field) for field in fields if field)
 
 
 @attrs.frozen

@@ -44,7 +44,7 @@ from typing import Any, cast
 
 import attrs
 
-from bookingcore.domain._validation import Problems, text_problem
+from bookingcore.domain._validation import Problems, fold_case, text_problem
 from bookingcore.domain.partner_webhooks import (
     WEBHOOK_EVENTS_SETTING,
     WEBHOOK_SCHEME_SETTING,
@@ -456,6 +456,6 @@ class PartnerFilter:
             and partner.contact_email.match_key != self.contact_email.match_key
         ):
             return False
-        needle = (self.text or "").strip().casefold()
+        needle = fold_case((self.text or "").strip())
         fields = (partner.name, partner.company_name, partner.contact_email.value)
-        return not needle or any(needle in field.casefold() for field in fields)
+        return not needle or any(needle in fold_case(field) for field in fields)

@@ -20,7 +20,13 @@ from uuid import UUID
 
 import attrs
 
-from bookingcore.domain._validation import MAX_SEARCH_TEXT, aware_bound, check_range, check_text
+from bookingcore.domain._validation import (
+    MAX_SEARCH_TEXT,
+    aware_bound,
+    check_range,
+    check_text,
+    fold_case,
+)
 from bookingcore.domain.bookings import Booking
 from bookingcore.domain.customers import Customer
 from bookingcore.domain.slots import Slot
@@ -45,6 +51,7 @@ __all__ = [
     "PageRequest",
     "SlotFilter",
     "every_item",
+    "fold_case",
     "text_matches",
 ]
 
@@ -304,12 +311,15 @@ def _within(moment: datetime, start: datetime | None, end: datetime | None) -> b
 def text_matches(query: str, haystack: Sequence[str | None]) -> bool:
     """Case-insensitive substring search; a query of 3+ digits also matches phone digits.
 
-    ``"98765"`` finds ``+91 98765 43210``, ``"ravi"`` finds ``Ravi Kumar``.
+    ``"98765"`` finds ``+91 98765 43210``, ``"ravi"`` finds ``Ravi Kumar``. Case is
+    compared with :func:`fold_case`.
+
+    .. versionchanged:: 0.4 letters are compared by :func:`fold_case`, not ``str.casefold``.
     """
-    needle = query.strip().casefold()
+    needle = fold_case(query.strip())
     if not needle:
         return True
-    texts = [h.casefold() for h in haystack if h]
+    texts = [fold_case(h) for h in haystack if h]
     if any(needle in text for text in texts):
         return True
     compact = _PHONE_PUNCTUATION.sub("", needle)

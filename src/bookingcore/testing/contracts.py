@@ -206,6 +206,7 @@ from bookingcore.domain.vouchers import (
 from bookingcore.domain.waitlist import WaitlistEntry, WaitlistPriority, WaitlistStatus
 from bookingcore.errors import (
     CapacityError,
+    ConflictError,
     DuplicateError,
     ReadOnlyError,
     StaleVersionError,
@@ -457,6 +458,64 @@ class UnitOfWorkContract(_Base):
 
     .. versionadded:: 0.1
     """
+
+    def test_a_row_naming_a_missing_row_is_refused_with_nothing_stored(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        """What a SQL store's foreign keys refuse, every store refuses: a traveler, a
+        booking, a payment, a refund, a line item or a waitlist entry naming a row that
+        does not exist is a ``ConflictError`` on commit that names the column, and
+        nothing of that commit is stored."""
+        location = make.location()
+        slot = make.slot(location.id)
+        customer = make.customer()
+        traveler = make.traveler(customer.id)
+        booking = make.booking(customer.id, slot, [traveler.id])
+        with uow_factory() as uow:
+            uow.locations.add(location)
+            uow.slots.add(slot)
+            uow.customers.add(customer)
+            uow.travelers.add(traveler)
+            uow.bookings.add(booking)
+            uow.commit()
+        # Never stored: only their ids are named.
+        gone_customer = make.customer()
+        gone_slot = make.slot(location.id)
+        gone_traveler = make.traveler(customer.id)
+        gone_booking = make.booking(customer.id, slot, [traveler.id])
+        gone_payment = make.payment(gone_booking)
+        # (the column the error names, what the unit of work adds)
+        cases: list[tuple[str, Callable[[UnitOfWork], None]]] = [
+            ("customer_id", lambda uow: uow.travelers.add(make.traveler(gone_customer.id))),
+            (
+                "customer_id",
+                lambda uow: uow.bookings.add(make.booking(gone_customer.id, slot, [traveler.id])),
+            ),
+            (
+                "slot_id",
+                lambda uow: uow.bookings.add(make.booking(customer.id, gone_slot, [traveler.id])),
+            ),
+            (
+                "traveler_id",
+                lambda uow: uow.bookings.add(make.booking(customer.id, slot, [gone_traveler.id])),
+            ),
+            ("booking_id", lambda uow: uow.payments.add(make.payment(gone_booking))),
+            ("payment_id", lambda uow: uow.refunds.add(make.refund(gone_payment.id))),
+            ("booking_id", lambda uow: uow.booking_items.add(make.booking_item(gone_booking.id))),
+            (
+                "slot_id",
+                lambda uow: uow.waitlist.add(make.waitlist_entry(gone_slot.id, customer.id)),
+            ),
+        ]
+        for what, add in cases:
+            bystander = make.customer()
+            with uow_factory() as uow:
+                uow.customers.add(bystander)
+                add(uow)
+                with pytest.raises(ConflictError, match=what):
+                    uow.commit()
+            with uow_factory() as uow:
+                assert uow.customers.get(bystander.id) is None, what
 
     def test_committed_changes_are_visible_to_the_next_unit_of_work(
         self, uow_factory: UnitOfWorkFactory, make: Builder
@@ -958,6 +1017,36 @@ class CustomerRepositoryContract(_Base):
             created_from=T0 + timedelta(days=1), created_before=T0 + timedelta(days=2)
         )
         assert ids(window) == {walk_in.id}
+
+    def test_text_compares_letters_in_lower_case_one_for_one(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        """Text search lowers each letter to one letter (``fold_case``): the Turkish
+        capital I with a dot finds ``i``, a capital sigma is the small one wherever it
+        stands, and the sharp s and the final sigma are letters of their own."""
+        street = make.customer(name="Anna Stra\u00dfe")  # sharp s
+        capitals = make.customer(name="\u039f\u0394\u03a5\u03a3\u03a3\u0395\u03a5\u03a3")
+        small = make.customer(name="\u039f\u03b4\u03c5\u03c3\u03c3\u03b5\u03c5\u03c2")
+        turkish = make.customer(name="\u0130pek Y\u0131lmaz")  # dotted I, dotless i
+        with uow_factory() as uow:
+            for customer in (street, capitals, small, turkish):
+                uow.customers.add(customer)
+            uow.commit()
+
+        def ids(text: str) -> set[Any]:
+            with uow_factory() as uow:
+                found = uow.customers.list(CustomerFilter(text=text), PageRequest()).items
+                return {c.id for c in found}
+
+        assert ids("STRA\u00dfE") == {street.id}
+        assert ids("strasse") == set()
+        assert ids("\u03bf\u03b4\u03c5\u03c3\u03c3\u03b5\u03c5") == {capitals.id, small.id}
+        # The capitals lower to a small sigma at the end, the other name keeps its final one.
+        assert ids("\u039f\u0394\u03a5\u03a3\u03a3\u0395\u03a5\u03a3") == {capitals.id}
+        assert ids("\u03bf\u03b4\u03c5\u03c3\u03c3\u03b5\u03c5\u03c2") == {small.id}
+        assert ids("ipek") == ids("IPEK") == ids("\u0130PEK") == {turkish.id}
+        assert ids("yilmaz") == set()
+        assert ids("Y\u0131LMAZ") == {turkish.id}
 
     def test_pages_walk_every_customer_once_newest_first(
         self, uow_factory: UnitOfWorkFactory, make: Builder

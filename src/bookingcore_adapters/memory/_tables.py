@@ -7,7 +7,7 @@ only this module and the store needs both: no import cycle.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from uuid import UUID
 
@@ -45,7 +45,32 @@ from bookingcore.domain.values import Versioned
 from bookingcore.domain.vouchers import Voucher, VoucherRedemption
 from bookingcore.domain.waitlist import WaitlistEntry
 
-__all__ = ["TABLES", "MemoryTables", "Table"]
+__all__ = ["TABLES", "MemoryTables", "Reference", "Table"]
+
+
+@attrs.frozen
+class Reference:
+    """A field of an entity that names rows of another table: a SQL store's foreign key.
+
+    On commit, a new row, or a row whose ``field`` changed, must name rows that exist
+    (stored and not deleted, or added in the same unit of work); ``read`` gives the
+    ids it names, when ``field`` is not one id itself (a booking's travelers), and
+    ``field`` is then only its name in the error.
+    """
+
+    field: str
+    table: str
+    read: Callable[[Any], Iterable[object]] | None = None
+
+    def ids(self, entity: Any) -> tuple[object, ...]:
+        """The ids ``entity`` names through this field (``None`` for none)."""
+        if self.read is None:
+            return (getattr(entity, self.field),)
+        return tuple(self.read(entity))
+
+
+def _references(table: str, *fields: str) -> tuple[Reference, ...]:
+    return tuple(Reference(field, table) for field in fields)
 
 
 @attrs.frozen
@@ -61,12 +86,16 @@ class Table:
 
     ``label`` is the entity's name in the errors the table raises, where it is not
     the class's name in lower case: the name the SQL adapter and the services give it.
+
+    ``references`` are the fields that must name existing rows of other tables, as
+    the SQL tables' foreign keys make them (``ConflictError`` on commit otherwise).
     """
 
     name: str
     entity: type[Any]
     unique: Mapping[str, Callable[[Any], object]] = attrs.field(factory=dict)
     label: str | None = None
+    references: tuple[Reference, ...] = ()
 
     @property
     def entity_name(self) -> str:
@@ -86,11 +115,26 @@ TABLES: tuple[Table, ...] = (
         Customer,
         {"phone": lambda c: c.phone.e164, "external_id": lambda c: c.external_id},
     ),
-    Table("travelers", Traveler),
+    Table("travelers", Traveler, references=_references("customers", "customer_id")),
     Table("locations", Location, {"code": lambda x: x.code}),
-    Table("products", Product, {"code": lambda x: x.code}),
+    Table(
+        "products",
+        Product,
+        {"code": lambda x: x.code},
+        references=(
+            *_references("suppliers", "supplier_id"),
+            *_references("locations", "location_id"),
+        ),
+    ),
     Table("suppliers", Supplier, {"code": lambda x: x.code}),
-    Table("slots", Slot),
+    Table(
+        "slots",
+        Slot,
+        references=(
+            *_references("locations", "location_id"),
+            *_references("products", "product_id"),
+        ),
+    ),
     Table(
         "bookings",
         Booking,
@@ -99,6 +143,16 @@ TABLES: tuple[Table, ...] = (
             "external_id": lambda b: b.external_id,
             "idempotency_key": lambda b: b.idempotency_key,
         },
+        references=(
+            *_references("customers", "customer_id"),
+            *_references("slots", "slot_id"),
+            # Named as the SQL store's column (booking_travelers.traveler_id).
+            Reference("traveler_id", "travelers", lambda b: (t.traveler_id for t in b.travelers)),
+            *_references("locations", "location_id"),
+            *_references("products", "product_id"),
+            *_references("suppliers", "supplier_id"),
+            *_references("partners", "partner_id", "created_by_partner_id"),
+        ),
     ),
     Table(
         "partners",
@@ -115,6 +169,7 @@ TABLES: tuple[Table, ...] = (
             "booking_version": lambda e: (e.booking_id, e.booking_version),
             "idempotency_key": lambda e: e.idempotency_key,
         },
+        references=_references("bookings", "booking_id"),
     ),
     Table("audit", AuditEntry),
     Table("outbox", OutboxMessage),
@@ -133,12 +188,25 @@ TABLES: tuple[Table, ...] = (
     Table("import_errors", ImportRowError),
     Table("auth_sessions", AuthSession),
     Table("groups", BookingGroup, {"group_reference": lambda g: g.group_reference}),
-    Table("booking_items", BookingItem),
+    Table(
+        "booking_items",
+        BookingItem,
+        references=(
+            *_references("bookings", "booking_id"),
+            *_references("products", "product_id"),
+            *_references("suppliers", "supplier_id"),
+        ),
+    ),
     # Only an active (waiting or offered) entry claims its customer's place on the slot.
     Table(
         "waitlist",
         WaitlistEntry,
         {"active_entry": lambda w: (w.slot_id, w.customer_id) if w.is_active else None},
+        references=(
+            *_references("slots", "slot_id"),
+            *_references("customers", "customer_id"),
+            *_references("bookings", "booking_id"),
+        ),
     ),
     Table(
         "payments",
@@ -149,10 +217,30 @@ TABLES: tuple[Table, ...] = (
             ),
             "idempotency_key": lambda p: p.idempotency_key,
         },
+        references=(
+            *_references("bookings", "booking_id"),
+            *_references("customers", "customer_id"),
+        ),
     ),
-    Table("refunds", Refund, {"provider_reference": lambda r: r.provider_reference}),
+    Table(
+        "refunds",
+        Refund,
+        {"provider_reference": lambda r: r.provider_reference},
+        references=_references("payments", "payment_id"),
+    ),
     Table("webhook_inbox", WebhookReceipt, {"event": lambda w: (w.provider, w.event_id)}),
-    Table("invoices", Invoice, {"number": lambda i: i.number}),
+    Table(
+        "invoices",
+        Invoice,
+        {"number": lambda i: i.number},
+        references=(
+            *_references("bookings", "booking_id"),
+            *_references("customers", "customer_id"),
+            *_references("payments", "payment_id"),
+            *_references("refunds", "refund_id"),
+            *_references("invoices", "credited_invoice_id"),
+        ),
+    ),
     Table("invoice_series", InvoiceSeries, {"key": lambda s: s.key}),
     # Partner commissions: an append-only ledger, one entry per key.
     Table("commissions", CommissionEntry, {"key": lambda e: e.key}),

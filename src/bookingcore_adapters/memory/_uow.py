@@ -61,6 +61,7 @@ from bookingcore.domain.queries import (
     Page,
     PageRequest,
     SlotFilter,
+    fold_case,
 )
 from bookingcore.domain.quotations import Quotation, QuotationFilter
 from bookingcore.domain.sharing import ShareLink, ShareLinkId
@@ -126,7 +127,13 @@ from bookingcore.domain.vouchers import (
     normalise_code,
 )
 from bookingcore.domain.waitlist import WaitlistEntry, WaitlistStatus
-from bookingcore.errors import DuplicateError, ReadOnlyError, StaleVersionError, ValidationError
+from bookingcore.errors import (
+    ConflictError,
+    DuplicateError,
+    ReadOnlyError,
+    StaleVersionError,
+    ValidationError,
+)
 from bookingcore.serialization import serialized_message
 from bookingcore_adapters.memory._tables import TABLES, MemoryTables, Table
 
@@ -247,6 +254,12 @@ class MemoryUnitOfWork:
             StaleVersionError: a versioned entity (every subclass of
                 :class:`~bookingcore.domain.values.Versioned`) that this unit of
                 work changed had changed in the store after it was read here.
+            ConflictError: a row names a row that does not exist where the SQL
+                store has a foreign key (a traveler's customer; a slot's location
+                and product; a booking's customer, slot, travelers, location,
+                product, supplier and partners; a line item's, lifecycle event's,
+                payment's, waitlist entry's and invoice's booking; a refund's
+                payment; see ``docs/sql.md``).
         """
         self._require_active()
         if self._read_only:
@@ -256,6 +269,7 @@ class MemoryUnitOfWork:
             self._check_new_ids(table)
             self._check_unique(table)
             self._check_versions(table)
+            self._check_references(table)
         # Every stored copy is made before the store changes: a copy that fails (a value
         # that cannot be copied) fails the commit with nothing written, never half of it.
         copies: dict[str, list[tuple[UUID, Any, Any]]] = {}
@@ -402,6 +416,36 @@ class MemoryUnitOfWork:
             if actual != read.version:
                 entity_name = table.entity_name
                 raise StaleVersionError(entity_name, row_id, read.version, actual)
+
+    def _check_references(self, table: Table) -> None:
+        """A row written here must name rows that exist, as a SQL store's foreign keys
+        make it: stored and not deleted here, or added in this unit of work. A row whose
+        references did not change since it was stored is not checked again."""
+        if not table.references:
+            return
+        rows = self._store.rows[table.name]
+        for row_id, entity in self._seen[table.name].items():
+            stored = rows.get(row_id)
+            for reference in table.references:
+                ids = reference.ids(entity)
+                if stored is not None and ids == reference.ids(stored):
+                    continue
+                for ident in ids:
+                    if ident is None or self._exists(reference.table, ident):
+                        continue
+                    entity_name = table.entity_name
+                    parent = _TABLES[reference.table].entity_name
+                    msg = (
+                        f"{entity_name} {row_id}: {reference.field} names {parent} {ident}, "
+                        "which does not exist; nothing was stored"
+                    )
+                    raise ConflictError(msg)
+
+    def _exists(self, table: str, row_id: object) -> bool:
+        """Whether ``row_id`` is a row of ``table`` this unit of work would leave stored."""
+        if row_id in self._seen[table]:
+            return True
+        return row_id in self._store.rows[table] and row_id not in self._deleted[table]
 
     def _track(self, table: str, row_id: UUID, row: Any) -> Any:
         seen = self._seen[table]
@@ -1414,13 +1458,11 @@ class _BookingGroupRepository(_Repository[BookingGroup]):
         customer_id: CustomerId | None = None,
         search: str | None = None,
     ) -> Page[BookingGroup]:
-        needle = search.casefold() if search else None
+        needle = fold_case((search or "").strip())
 
         def found(group: BookingGroup) -> bool:
-            return needle is None or any(
-                needle in text.casefold()
-                for text in (group.group_reference, group.group_name or "")
-            )
+            texts = (group.group_reference, group.group_name)
+            return not needle or any(needle in fold_case(t) for t in texts if t)
 
         def keep(group: BookingGroup) -> bool:
             return (

@@ -20,9 +20,10 @@ its look-ups straight to psycopg, each on a cursor of its own
 (``Connection.connection.driver_connection.cursor()``): ``exec_driver_sql``
 costs some 0.08 ms of client CPU a look-up, mostly building result metadata
 from the driver's description, as much as the round trip. Those statements
-are logged on the ``bookingcore.sql`` logger at DEBUG level; the engine's
-cursor listeners do not see them. ``SqlStore(..., pipeline=False)`` sends
-everything through SQLAlchemy.
+are logged on the ``bookingcore.sql`` logger at DEBUG level, without their
+parameters unless the store was built with ``log_parameters=True``; the
+engine's cursor listeners do not see them. ``SqlStore(..., pipeline=False)``
+sends everything through SQLAlchemy.
 
 Reads: :func:`lookup` and :func:`fetch` give the rows whose columns equal
 given values, optionally locked (``get``, ``get_for_update``, unique look-ups,
@@ -319,23 +320,31 @@ def insert_if_new(
 
 
 def inserted(
-    connection: Connection, statement: Compiled, row: Mapping[str, Any], *, direct: bool = False
+    connection: Connection,
+    statement: Compiled,
+    row: Mapping[str, Any],
+    *,
+    direct: bool = False,
+    log_parameters: bool = False,
 ) -> bool:
     """Run :func:`insert_if_new`'s ``statement`` for ``row``: whether the row went in.
 
-    ``direct``: on a driver cursor of its own, as :func:`fetch` runs look-ups.
+    ``direct``: on a driver cursor of its own, as :func:`fetch` runs look-ups
+    (``log_parameters``: see :func:`_debug`).
     """
     parameters = statement.bind(row)
     if direct:
         if _log.isEnabledFor(logging.DEBUG):
-            _log.debug("%s %r", statement.sql, parameters)
+            _debug(statement.sql, parameters, shown=log_parameters)
         driver: Any = connection.connection.driver_connection
         try:
             with driver.cursor() as cursor:
                 cursor.execute(statement.sql, parameters)
                 return cursor.fetchone() is not None
         except connection.dialect.loaded_dbapi.Error as exc:
-            raise _wrapped(connection, statement.sql, parameters, exc) from exc
+            hide = not log_parameters
+            sql = statement.sql
+            raise _wrapped(connection, sql, parameters, exc, hide_parameters=hide) from exc
     return connection.exec_driver_sql(statement.sql, parameters).first() is not None
 
 
@@ -639,14 +648,20 @@ def _processors_of(query: Lookup, description: Any) -> Steps:
 
 
 def fetch(
-    connection: Connection, query: Lookup, wanted: Mapping[str, Any], *, direct: bool = False
+    connection: Connection,
+    query: Lookup,
+    wanted: Mapping[str, Any],
+    *,
+    direct: bool = False,
+    log_parameters: bool = False,
 ) -> list[m.Row]:
     """The rows ``query`` finds for the ``wanted`` values, as column name -> Python value.
 
     ``direct``: on a driver cursor of its own rather than through SQLAlchemy
     (see :func:`_values`).
     """
-    return _rows_of(query, _values(connection, query, wanted, direct=direct))
+    found = _values(connection, query, wanted, direct=direct, log_parameters=log_parameters)
+    return _rows_of(query, found)
 
 
 def _rows_of(query: Lookup, found: list[list[Any]]) -> list[m.Row]:
@@ -655,10 +670,16 @@ def _rows_of(query: Lookup, found: list[list[Any]]) -> list[m.Row]:
 
 
 def fetch_with_parent(
-    connection: Connection, query: Lookup, wanted: Mapping[str, Any], *, direct: bool = False
+    connection: Connection,
+    query: Lookup,
+    wanted: Mapping[str, Any],
+    *,
+    direct: bool = False,
+    log_parameters: bool = False,
 ) -> list[tuple[m.Row, m.Row | None]]:
     """The rows a joined ``query`` finds for ``wanted``, each with its parent's row, if any."""
-    return _rows_with_parent_of(query, _values(connection, query, wanted, direct=direct))
+    found = _values(connection, query, wanted, direct=direct, log_parameters=log_parameters)
+    return _rows_with_parent_of(query, found)
 
 
 def _rows_with_parent_of(
@@ -675,7 +696,12 @@ def _rows_with_parent_of(
 
 
 def claimed(
-    connection: Connection, query: Lookup, wanted: Mapping[str, Any], *, direct: bool = False
+    connection: Connection,
+    query: Lookup,
+    wanted: Mapping[str, Any],
+    *,
+    direct: bool = False,
+    log_parameters: bool = False,
 ) -> list[list[Any]]:
     """The returned columns of the rows :func:`claim_and_update`'s ``query`` claimed
     and updated for ``wanted`` (``limit``, ``offset`` and each ``new_<column>``),
@@ -685,7 +711,9 @@ def claimed(
     ``direct``: on a psycopg cursor of its own, as :func:`fetch` runs look-ups,
     which reads ``jsonb`` with :func:`json_text_loader`.
     """
-    return _values(connection, query, wanted, direct=direct, json_as_text=True)
+    return _values(
+        connection, query, wanted, direct=direct, json_as_text=True, log_parameters=log_parameters
+    )
 
 
 @functools.cache
@@ -742,6 +770,7 @@ def _values(
     *,
     direct: bool,
     json_as_text: bool = False,
+    log_parameters: bool = False,
 ) -> list[list[Any]]:
     """The values of each row ``query`` finds for ``wanted``, converted to Python.
 
@@ -752,7 +781,7 @@ def _values(
     unseen by cursor listeners. ``json_as_text``: JSON columns as the JSON text
     storage holds, not parsed (that cursor reads them with
     :func:`json_text_loader`). Driver errors come wrapped as SQLAlchemy wraps
-    them either way.
+    them either way. ``log_parameters``: see :func:`_debug`.
     """
     compiled = query.compiled
     parameters = compiled.bind(wanted)
@@ -760,7 +789,7 @@ def _values(
     processors = (_text_json_processors if json_as_text else _result_processors).get(query)
     if direct:
         if _log.isEnabledFor(logging.DEBUG):
-            _log.debug("%s %r", compiled.sql, parameters)
+            _debug(compiled.sql, parameters, shown=log_parameters)
         driver: Any = connection.connection.driver_connection
         try:
             with driver.cursor() as cursor:
@@ -772,7 +801,8 @@ def _values(
                     processors = processors_of(query, cursor.description)
                 found = cursor.fetchall()
         except connection.dialect.loaded_dbapi.Error as exc:
-            raise _wrapped(connection, compiled.sql, parameters, exc) from exc
+            hide = not log_parameters
+            raise _wrapped(connection, compiled.sql, parameters, exc, hide_parameters=hide) from exc
     else:
         result = connection.exec_driver_sql(compiled.sql, parameters)
         if processors is None:
@@ -819,6 +849,8 @@ def fetch_with_children(
     wanted: Mapping[str, Any],
     children: Lookup,
     of: Mapping[str, Any],
+    *,
+    log_parameters: bool = False,
 ) -> tuple[list[tuple[m.Row, m.Row | None]], list[tuple[m.Row, m.Row | None]]]:
     """The rows ``query`` finds and the rows ``children`` finds for ``of``, each with its
     parent's row when the look-up joins one, both sent in one psycopg pipeline: one round trip.
@@ -826,12 +858,16 @@ def fetch_with_children(
     For an entity wanted by id whose child rows are wanted by the same id; only on
     a driver with a pipeline (a store that pipelines), on cursors of their own.
     """
-    found, of_it = fetch_together(connection, [(query, wanted), (children, of)])
+    sent = [(query, wanted), (children, of)]
+    found, of_it = fetch_together(connection, sent, log_parameters=log_parameters)
     return found, of_it
 
 
 def fetch_together(
-    connection: Connection, sent: Sequence[tuple[Lookup, Mapping[str, Any]]]
+    connection: Connection,
+    sent: Sequence[tuple[Lookup, Mapping[str, Any]]],
+    *,
+    log_parameters: bool = False,
 ) -> list[list[tuple[m.Row, m.Row | None]]]:
     """The rows each look-up of ``sent`` finds for its values, each row with its parent's
     row when the look-up joins one, all sent in one psycopg pipeline: one round trip.
@@ -847,7 +883,7 @@ def fetch_together(
     def send() -> None:
         for lookup_, parameters in bound:
             if _log.isEnabledFor(logging.DEBUG):
-                _log.debug("%s %r", lookup_.compiled.sql, parameters)
+                _debug(lookup_.compiled.sql, parameters, shown=log_parameters)
             cursor = driver.cursor()
             cursor.execute(lookup_.compiled.sql, parameters)
             cursors.append(cursor)
@@ -889,12 +925,33 @@ def _processed(found: Sequence[Sequence[Any]], steps: Steps) -> list[list[Any]]:
     return rows
 
 
+def _debug(sql: str, parameters: Any, *, shown: bool) -> None:
+    """Log ``sql``, a statement sent straight to the driver, on ``bookingcore.sql`` at DEBUG.
+
+    Its parameters are logged only when ``shown`` (``SqlStore(..., log_parameters=True)``):
+    they may be password or code hashes, tokens, secrets or personal data. Callers check
+    ``_log.isEnabledFor(logging.DEBUG)`` first, so nothing is formatted otherwise.
+    """
+    if shown:
+        _log.debug("%s %r", sql, parameters)
+    else:
+        _log.debug("%s", sql)
+
+
 def _wrapped(
-    connection: Connection, sql: str | None, parameters: Any, error: Exception
+    connection: Connection,
+    sql: str | None,
+    parameters: Any,
+    error: Exception,
+    *,
+    hide_parameters: bool = True,
 ) -> DBAPIError:
-    """``error`` from the driver as the SQLAlchemy exception that wraps it."""
+    """``error`` from the driver as the SQLAlchemy exception that wraps it; its message
+    names the parameters only when not ``hide_parameters`` (as an engine's own option)."""
     base = connection.dialect.loaded_dbapi.Error
-    wrapped = DBAPIError.instance(sql, parameters, error, base, dialect=connection.dialect)
+    wrapped = DBAPIError.instance(
+        sql, parameters, error, base, hide_parameters=hide_parameters, dialect=connection.dialect
+    )
     return cast("DBAPIError", wrapped)
 
 
@@ -1171,7 +1228,11 @@ def supports_pipeline(dialect: Dialect) -> bool:
 
 
 def run_pipelined(
-    connection: Connection, statements: Sequence[Statement], *, commit: bool
+    connection: Connection,
+    statements: Sequence[Statement],
+    *,
+    commit: bool,
+    log_parameters: bool = False,
 ) -> Outcome:
     """Send ``statements`` (and ``COMMIT`` when ``commit``) in one psycopg pipeline.
 
@@ -1190,7 +1251,7 @@ def run_pipelined(
             cursor = driver.cursor()
             sql, arguments = statement.compiled.sql, statement.arguments
             if _log.isEnabledFor(logging.DEBUG):
-                _log.debug("%s %r", sql, arguments)
+                _debug(sql, arguments, shown=log_parameters)
             if statement.many:
                 cursor.executemany(sql, arguments)
             else:

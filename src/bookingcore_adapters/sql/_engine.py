@@ -57,6 +57,11 @@ class StoreSettings(Protocol):
         """Whether commits send their writes in one psycopg pipeline."""
         ...
 
+    @property
+    def log_parameters(self) -> bool:
+        """Whether statements logged on ``bookingcore.sql`` show their parameters."""
+        ...
+
 
 def sqlstate(exc: DBAPIError) -> str | None:
     """The SQLSTATE the driver reported for ``exc``, if it reports one."""

@@ -47,19 +47,19 @@ from sqlalchemy import (
     type_coerce,
 )
 
-from bookingcore.domain.queries import Cursor
+from bookingcore.domain.queries import Cursor, fold_case
 from bookingcore.domain.tallies import UTC_ZONE, DurationTally, StatusSet
 
 __all__ = [
-    "SQLITE_CASEFOLD",
     "SQLITE_DIGITS",
+    "SQLITE_FOLD",
     "SQLITE_LOCAL_PERIOD",
     "ZERO",
     "TextSearch",
-    "casefold",
     "digits",
     "duration_summary",
     "exact_sum",
+    "fold",
     "keyset_after",
     "keyset_after_earliest",
     "keyset_after_newest",
@@ -79,14 +79,15 @@ _PHONE_PUNCTUATION = re.compile(r"[\s\-().+]")
 _MIN_DIGITS = 3
 
 #: The SQLite functions the store registers on every connection.
-SQLITE_CASEFOLD = "bookingcore_casefold"
+SQLITE_FOLD = "bookingcore_fold_case"
 SQLITE_DIGITS = "bookingcore_digits"
 SQLITE_LOCAL_PERIOD = "bookingcore_local_period"
 
 
-def casefold(value: str | None) -> str | None:
-    """``str.casefold`` for SQLite, whose own ``lower()`` only knows ASCII."""
-    return None if value is None else value.casefold()
+def fold(value: str | None) -> str | None:
+    """:func:`~bookingcore.domain.queries.fold_case` for SQLite, whose own ``lower()``
+    only knows ASCII."""
+    return None if value is None else fold_case(value)
 
 
 def digits(value: str | None) -> str | None:
@@ -97,10 +98,13 @@ def digits(value: str | None) -> str | None:
 class TextSearch:
     """Builds the ``text`` condition for one backend.
 
-    SQLite gets Python's own ``casefold`` and digit filter as registered
-    functions, so it matches exactly as the reference does; PostgreSQL uses
-    ``lower()``, which agrees for all but a few special letters (``ß`` folds
-    to ``ss`` only in Python), and matches digits with a regular expression:
+    Case is compared as :func:`~bookingcore.domain.queries.fold_case` compares
+    it, letter by letter: SQLite gets that function and a digit filter as
+    registered functions; PostgreSQL uses ``lower()`` (the same, letter for
+    letter, under a UTF-8 libc locale; with an ICU collation, the capital I with
+    a dot lowers to an i and a combining dot, and a word-final capital sigma to
+    the final sigma), with the needle
+    folded by ``fold_case`` in Python, and matches digits with a regular expression:
     ``value ~ '9\\D*8\\D*7'`` holds exactly when the digits of ``value`` contain
     ``987``, and costs a seventh of ``regexp_replace(value, '\\D', '', 'g') LIKE
     '%987%'``, which rewrites every value it reads.
@@ -111,7 +115,7 @@ class TextSearch:
 
     def _fold(self, column: ColumnElement[Any]) -> ColumnElement[str]:
         if self.sqlite:
-            return getattr(func, SQLITE_CASEFOLD)(column)  # type: ignore[no-any-return]
+            return getattr(func, SQLITE_FOLD)(column)  # type: ignore[no-any-return]
         return func.lower(column)
 
     def _has_digits(self, column: ColumnElement[Any], digits: str) -> ColumnElement[bool]:
@@ -128,7 +132,7 @@ class TextSearch:
     ) -> ColumnElement[bool] | None:
         """One of ``columns`` holds ``query`` case-insensitively (no digit matching),
         or ``None`` when it matches everything."""
-        needle = (query or "").strip().casefold()
+        needle = fold_case((query or "").strip())
         if not needle:
             return None
         return or_(*(self._fold(column).contains(needle, autoescape=True) for column in columns))
@@ -137,7 +141,7 @@ class TextSearch:
         self, query: str | None, columns: Iterable[ColumnElement[Any]]
     ) -> ColumnElement[bool] | None:
         """The condition for ``query`` over ``columns``, or ``None`` when it matches everything."""
-        needle = (query or "").strip().casefold()
+        needle = fold_case((query or "").strip())
         if not needle:
             return None
         columns = list(columns)

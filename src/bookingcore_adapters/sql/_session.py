@@ -107,6 +107,8 @@ class Session:
         # psycopg: look-ups on cursors of their own and the writes in one pipeline, straight
         # to the driver (see _driver); otherwise every statement goes through SQLAlchemy.
         self._direct = store.pipelined
+        # Whether the statements sent straight to the driver are logged with their values.
+        self._log_parameters = store.log_parameters
         self._active = False
         self._read_only = False
         self._tracked: dict[str, dict[UUID, Any]] = defaultdict(dict)
@@ -381,7 +383,9 @@ class Session:
         statements = d.plan(writes, connection.dialect)
         if self._direct:
             commit = self._settled_all(writes)
-            outcome = d.run_pipelined(connection, list(statements), commit=commit)
+            outcome = d.run_pipelined(
+                connection, list(statements), commit=commit, log_parameters=self._log_parameters
+            )
         else:
             outcome = d.run_each(connection, statements)
         if outcome.stale:
@@ -476,6 +480,9 @@ class Session:
         mapper, table = refused.mapper, refused.mapper.table
         columns = _unique_columns(refused.error, self._mappers)
         if columns is None:
+            missing = self._missing(mapper, writes) if _foreign_key(refused.error) else None
+            if missing is not None:
+                return missing
             msg = f"the database refused this {mapper.entity}: {refused.error.orig}"
             return ConflictError(msg)
         if not columns or not set(columns) <= set(table.c.keys()):
@@ -519,6 +526,54 @@ class Session:
                 value = f" {values[0]!r}" if len(values) == 1 else f" {values!r}"
             msg = f"{mapper.entity} {', '.join(columns)}{value} is already taken"
         return DuplicateError(msg, entity=mapper.entity, existing_id=holder)
+
+    def _missing(self, mapper: m.Mapper[Any], writes: list[d.Writes]) -> ConflictError | None:
+        """The error naming the first foreign key of ``mapper``'s rows (or child rows)
+        written by this commit that names a row neither stored nor added by the commit
+        (after the rollback), as the memory store words it; None if none is found."""
+        added: dict[str, set[Any]] = defaultdict(set)
+        for batch in writes:
+            added[batch.mapper.table.name].update(batch.idents)
+        rows: list[tuple[Any, Table, m.Row]] = []
+        for batch in writes:
+            if batch.mapper is not mapper:
+                continue
+            written = [(w.row, w.children) for w in batch.changed]
+            written += zip(batch.rows, batch.children, strict=True)
+            for row, children in written:
+                rows.append((row[mapper.key], mapper.table, row))
+                if mapper.child_table is not None:
+                    rows += [(row[mapper.key], mapper.child_table, child) for child in children]
+        # (owner's id, column, parent column, value) of every reference to check, in order.
+        named = [
+            (owner, key.parent.name, key.column, row[key.parent.name])
+            for owner, table, row in rows
+            for key in table.foreign_keys
+            if row.get(key.parent.name) is not None
+            and row[key.parent.name] not in added[key.column.table.name]
+        ]
+        entities = {mp.table.name: mp.entity for mp in self._mappers}
+        try:
+            with contextlib.suppress(SQLAlchemyError):
+                stored: set[tuple[str, Any]] = set()
+                for parent in {column for _, _, column, _ in named}:
+                    wanted = sorted({value for _, _, c, value in named if c is parent}, key=str)
+                    for start in range(0, len(wanted), 500):
+                        chunk = wanted[start : start + 500]
+                        found = self._begin().execute(select(parent).where(parent.in_(chunk)))
+                        stored.update((parent.table.name, value) for value in found.scalars())
+                for owner, column, parent, value in named:
+                    if (parent.table.name, value) in stored:
+                        continue
+                    name = entities.get(parent.table.name, parent.table.name)
+                    msg = (
+                        f"{mapper.entity} {owner}: {column} names {name} {value}, "
+                        "which does not exist; nothing was stored"
+                    )
+                    return ConflictError(msg)
+            return None
+        finally:
+            self._abandon_transaction()
 
     def _holder(
         self,
@@ -795,7 +850,15 @@ class Session:
             setting=setting,
             returning=tuple(returning),
         )
-        return self.retrying(lambda: d.claimed(self._begin(), query, wanted, direct=self._direct))
+        return self.retrying(
+            lambda: d.claimed(
+                self._begin(),
+                query,
+                wanted,
+                direct=self._direct,
+                log_parameters=self._log_parameters,
+            )
+        )
 
     def add(self, mapper: m.Mapper[E], entity: E) -> None:
         """Track ``entity`` as new: it is inserted on commit."""
@@ -844,7 +907,9 @@ class Session:
         table = mapper.table
         statement = d.insert_if_new(table, conflict, tuple(row), connection.dialect)
         if statement is not None:
-            return d.inserted(connection, statement, row, direct=self._direct)
+            return d.inserted(
+                connection, statement, row, direct=self._direct, log_parameters=self._log_parameters
+            )
         try:
             with connection.begin_nested():
                 connection.execute(insert(table), row)
@@ -882,7 +947,13 @@ class Session:
     def _increment(self, mapper: m.Mapper[Any], ident: UUID, column: str) -> list[m.Row]:
         connection = self._begin()
         query = d.increment(mapper.table, mapper.key, column, connection.dialect)
-        return d.fetch(connection, query, {mapper.key: ident}, direct=self._direct)
+        return d.fetch(
+            connection,
+            query,
+            {mapper.key: ident},
+            direct=self._direct,
+            log_parameters=self._log_parameters,
+        )
 
     def _track(self, mapper: m.Mapper[E], entity: E) -> E:
         """The tracked object for ``entity``'s id, tracking ``entity`` if there is none."""
@@ -915,11 +986,15 @@ class Session:
         columns = tuple(wanted)
         if parent is None:
             query = d.lookup(table, columns, connection.dialect, lock=lock)
-            return d.fetch(connection, query, wanted, direct=self._direct)
+            return d.fetch(
+                connection, query, wanted, direct=self._direct, log_parameters=self._log_parameters
+            )
         parent_mapper, foreign_key = parent
         joined = (parent_mapper.table, foreign_key)
         query = d.lookup(table, columns, connection.dialect, lock=lock, parent=joined)
-        found = d.fetch_with_parent(connection, query, wanted, direct=self._direct)
+        found = d.fetch_with_parent(
+            connection, query, wanted, direct=self._direct, log_parameters=self._log_parameters
+        )
         for _, parent_row in found:
             if parent_row is not None:
                 self._track(parent_mapper, parent_mapper.load(parent_row, []))
@@ -949,7 +1024,12 @@ class Session:
         referred = None if refers is None else (refers[0].table, refers[1])
         of_it = d.lookup(child, ("booking_id",), connection.dialect, parent=referred)
         found, children = d.fetch_with_children(
-            connection, query, {mapper.key: ident}, of_it, {"booking_id": ident}
+            connection,
+            query,
+            {mapper.key: ident},
+            of_it,
+            {"booking_id": ident},
+            log_parameters=self._log_parameters,
         )
         for owner, pairs in ((parent, found), (refers, children)):
             if owner is not None:
@@ -1044,7 +1124,9 @@ class Session:
         query = d.by_tuples(mapper.table, columns, count, connection.dialect)
         seen: set[UUID] = set()
         rows = []
-        for row in d.fetch(connection, query, parameters, direct=self._direct):
+        for row in d.fetch(
+            connection, query, parameters, direct=self._direct, log_parameters=self._log_parameters
+        ):
             ident = row[mapper.key]
             if ident not in seen:
                 seen.add(ident)
@@ -1397,7 +1479,7 @@ class Session:
                 parent=referred,
             )
             sent += [(owner_lookup, wanted), (children, wanted)]
-        found = d.fetch_together(connection, sent)
+        found = d.fetch_together(connection, sent, log_parameters=self._log_parameters)
         rows, siblings = [row for row, _ in found[0]], [row for row, _ in found[1]]
         if owner is None:
             return rows, siblings, None
@@ -1463,6 +1545,11 @@ def _unique_keys(table: Table) -> list[list[str]]:
     )
     places = {name: place for place, name in enumerate(table.c.keys())}
     return sorted(keys, key=lambda names: [places[name] for name in names])
+
+
+def _foreign_key(exc: IntegrityError) -> bool:
+    """Whether ``exc`` reports a foreign key naming a missing row (PostgreSQL, SQLite)."""
+    return sqlstate(exc) == "23503" or str(exc.orig).startswith("FOREIGN KEY constraint failed")
 
 
 def _unique_columns(exc: IntegrityError, mappers: Sequence[m.Mapper[Any]]) -> list[str] | None:

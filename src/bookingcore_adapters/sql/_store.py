@@ -13,11 +13,11 @@ from bookingcore_adapters.sql._bookings import describe_periods
 from bookingcore_adapters.sql._driver import supports_pipeline
 from bookingcore_adapters.sql._engine import BEGIN_STATEMENT, DEFAULT_RETRIES
 from bookingcore_adapters.sql._queries import (
-    SQLITE_CASEFOLD,
     SQLITE_DIGITS,
+    SQLITE_FOLD,
     SQLITE_LOCAL_PERIOD,
-    casefold,
     digits,
+    fold,
     local_period_start,
 )
 from bookingcore_adapters.sql._schema import json_text, metadata
@@ -50,7 +50,7 @@ def _sqlite_connect(dbapi_connection: Any, connection_record: Any) -> None:
         cursor.execute(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
     finally:
         cursor.close()
-    dbapi_connection.create_function(SQLITE_CASEFOLD, 1, casefold, deterministic=True)
+    dbapi_connection.create_function(SQLITE_FOLD, 1, fold, deterministic=True)
     dbapi_connection.create_function(SQLITE_DIGITS, 1, digits, deterministic=True)
     # Reports' periods in the business's zone: SQLite has no time-zone database.
     dbapi_connection.create_function(SQLITE_LOCAL_PERIOD, 3, local_period_start, deterministic=True)
@@ -88,12 +88,23 @@ class SqlStore:
     with every other driver, for listeners (tracers, statement counters) that
     must see them all.
 
+    Statements are logged without their parameters, which may be password or
+    code hashes, tokens, webhook secrets or personal data, and an engine the
+    store builds from a URL gets ``hide_parameters=True`` (SQLAlchemy's own
+    ``echo`` logging and its error messages leave the values out too).
+    ``log_parameters=True`` (for debugging against test data) logs them on
+    ``bookingcore.sql`` and builds the engine with ``hide_parameters=False``;
+    an ``hide_parameters`` engine option, or an engine passed in, keeps its own
+    setting for SQLAlchemy's logging.
+
     ``store.unit_of_work`` is the :data:`~bookingcore.ports.uow.UnitOfWorkFactory`
     to hand the services. :meth:`migrate` creates or upgrades the schema with
     the shipped Alembic migrations; :meth:`create_schema` and
     :meth:`drop_schema` (no migration history) are for tests.
 
     .. versionadded:: 0.1
+    .. versionchanged:: 0.4 ``log_parameters``; before, statements sent straight to
+       the driver were logged with their parameters.
     """
 
     def __init__(
@@ -102,6 +113,7 @@ class SqlStore:
         *,
         retries: int = DEFAULT_RETRIES,
         pipeline: bool = True,
+        log_parameters: bool = False,
         **engine_options: Any,
     ) -> None:
         if retries < 0:
@@ -114,10 +126,13 @@ class SqlStore:
                 raise TypeError(msg)
             self.engine = engine
         else:
-            self.engine = create_engine(engine, **(_defaults(make_url(engine)) | engine_options))
+            defaults = _defaults(make_url(engine)) | {"hide_parameters": not log_parameters}
+            self.engine = create_engine(engine, **(defaults | engine_options))
         self.dialect = self.engine.dialect.name
         #: Whether commits send their writes in one driver pipeline (see above).
         self.pipelined = pipeline and supports_pipeline(self.engine.dialect)
+        #: Whether statements logged on ``bookingcore.sql`` show their parameters (see above).
+        self.log_parameters = log_parameters
         if self.dialect == "sqlite":
             for name, listener in (("connect", _sqlite_connect), ("begin", _sqlite_begin)):
                 if not event.contains(self.engine, name, listener):

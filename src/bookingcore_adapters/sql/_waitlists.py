@@ -35,6 +35,7 @@ from bookingcore.domain.groups import BookingGroup, BookingGroupStatus, normalis
 from bookingcore.domain.queries import (
     Page,
     PageRequest,
+    fold_case,
 )
 from bookingcore.domain.tallies import WaitlistTally
 from bookingcore.domain.values import (
@@ -311,20 +312,15 @@ class BookingGroupRepository(Repository[BookingGroup]):
             where.append(c.status == BookingGroupStatus(status).value)
         if customer_id is not None:
             where.append(or_(c.organizer_id == customer_id, c.company_id == customer_id))
-        needle = search.casefold() if search else None
-        if needle is not None:
-            where.append(
-                or_(
-                    func.lower(c.group_reference).contains(needle, autoescape=True),
-                    func.lower(func.coalesce(c.group_name, "")).contains(needle, autoescape=True),
-                )
-            )
+        text = self._session.search.contains(search, (c.group_reference, c.group_name))
+        if text is not None:
+            where.append(text)
+
+        needle = fold_case((search or "").strip())
 
         def found(group: BookingGroup) -> bool:
-            return needle is None or any(
-                needle in text.casefold()
-                for text in (group.group_reference, group.group_name or "")
-            )
+            texts = (group.group_reference, group.group_name)
+            return not needle or any(needle in fold_case(t) for t in texts if t)
 
         def keep(group: BookingGroup) -> bool:
             return (
