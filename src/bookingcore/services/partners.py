@@ -47,7 +47,11 @@ from bookingcore.domain._validation import (
 )
 from bookingcore.domain.audit import AuditAction, AuditEntry, audit_value, diff, snapshot
 from bookingcore.domain.auth import RevocationReason
-from bookingcore.domain.partner_webhooks import redact_url_password
+from bookingcore.domain.partner_webhooks import (
+    is_public_address,
+    literal_address,
+    redact_url_password,
+)
 from bookingcore.domain.partners import (
     API_SECRET_PREFIX,
     WEBHOOK_SECRET_PREFIX,
@@ -184,9 +188,12 @@ def _commission(value: Decimal | int | str | None) -> Decimal | None:
 _HOST_NAME = re.compile(r"[\w.-]+")
 
 
-def _webhook_url(value: str | None) -> str | None:
+def _webhook_url(value: str | None, *, allow_private: bool = False) -> str | None:
     """``value`` checked as an http(s) URL with a host (and a valid port, if any), no
-    whitespace anywhere: a URL the sender can POST to as it is."""
+    whitespace anywhere: a URL the sender can POST to as it is. Unless
+    ``allow_private``, a host that is a non-public IP address (loopback, private,
+    link-local, ...: see :func:`~bookingcore.domain.partner_webhooks.is_public_address`)
+    or ``localhost`` is refused too."""
     if value is None:
         return None
     check_text(value, "webhook_url")
@@ -207,7 +214,25 @@ def _webhook_url(value: str | None) -> str | None:
     if not usable:
         msg = f"{value!r} is not an http(s) URL with a host"
         raise ValidationError.single("webhook_url", msg, "invalid_url")
+    assert host is not None
+    if not allow_private and _private_host(host):
+        msg = (
+            f"{redact_url_password(url)!r} points at {host}, a loopback, private, "
+            "link-local or otherwise non-public address; webhooks go to public hosts "
+            "only (WebhookSettings(allow_private_addresses=True) allows others)"
+        )
+        raise ValidationError.single("webhook_url", msg, "private_address")
     return url
+
+
+def _private_host(host: str) -> bool:
+    """True when ``host`` names a non-public IP address literally, or is ``localhost``
+    (RFC 6761: it and its subdomains are this machine)."""
+    name = host.lower().rstrip(".")
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    address = literal_address(host)
+    return address is not None and not is_public_address(address)
 
 
 def _is_ip(host: str) -> bool:
@@ -227,8 +252,16 @@ class PartnerService:
         rate_limiter: counts each partner's requests (the memory adapter for one
             process, Redis for several); ``None`` switches rate limiting off.
         limits: the default per-partner limit.
+        allow_private_webhook_addresses: accept a ``webhook_url`` whose host is a
+            loopback, private, link-local or other non-public IP address, or
+            ``localhost`` (refused by default, against server-side request
+            forgery). :class:`~bookingcore.BookingCore` sets it from
+            :attr:`WebhookSettings.allow_private_addresses
+            <bookingcore.services.WebhookSettings.allow_private_addresses>`.
 
     .. versionadded:: 0.1
+    .. versionchanged:: 0.4
+       ``allow_private_webhook_addresses``; non-public webhook addresses are refused.
     """
 
     #: Rate-limiter keys are this prefix and the partner id.
@@ -240,10 +273,12 @@ class PartnerService:
         *,
         rate_limiter: RateLimiter | None = None,
         limits: PartnerLimits | None = None,
+        allow_private_webhook_addresses: bool = False,
     ) -> None:
         self._ctx = context
         self._rate_limiter = rate_limiter
         self.limits = limits or PartnerLimits()
+        self._allow_private = allow_private_webhook_addresses
 
     def register(
         self,
@@ -289,7 +324,7 @@ class PartnerService:
             )
         )
         rate = p.capture(lambda: _commission(commission_rate))
-        url = p.capture(lambda: _webhook_url(webhook_url))
+        url = p.capture(lambda: _webhook_url(webhook_url, allow_private=self._allow_private))
         options = p.capture(lambda: check_partner_settings(settings or {}))
         locations = frozenset(allowed_location_ids)
         with self._ctx.transaction() as tx:
@@ -730,7 +765,9 @@ class PartnerService:
         if not isinstance(commission_rate, Unset):
             details["commission_rate"] = p.capture(lambda: _commission(commission_rate))
         if not isinstance(webhook_url, Unset):
-            details["webhook_url"] = p.capture(lambda: _webhook_url(webhook_url))
+            details["webhook_url"] = p.capture(
+                lambda: _webhook_url(webhook_url, allow_private=self._allow_private)
+            )
         p.raise_if_any()
         return self._change(
             partner_id, principal, details=details, expected_version=expected_version

@@ -118,14 +118,25 @@ class WebhookSettings:
         jitter_source: draws the jitter of each retry delay, a float in
             ``[0, 1)`` (``random.random`` by default; tests pass a fixed one,
             e.g. ``lambda: 0.5`` for the plain exponential delays).
+        allow_private_addresses: send webhooks to loopback, private, link-local
+            and other non-public addresses too (False by default, against
+            server-side request forgery: a partner's URL could otherwise reach
+            the host's own network or its cloud's metadata service). For tests
+            and on-premises hosts whose partners sit on the local network. It
+            decides which ``webhook_url`` the partners service accepts, and is
+            passed to the sender on each webhook
+            (:attr:`~bookingcore.ports.OutgoingWebhook.allow_private_addresses`).
 
     .. versionadded:: 0.2
+    .. versionchanged:: 0.4
+       ``allow_private_addresses``.
     """
 
     retry: WebhookRetryPolicy = attrs.Factory(WebhookRetryPolicy)
     lease: timedelta = attrs.field(default=timedelta(minutes=2), validator=_positive_time)
     batch: int = attrs.field(default=10, validator=_positive)
     jitter_source: Callable[[], float] = attrs.field(default=random.random, eq=False)
+    allow_private_addresses: bool = False
 
 
 @attrs.define
@@ -478,6 +489,7 @@ class WebhookService:
                 topic=delivery.topic.value,
                 attempt=attempt,
                 previous_secret=previous,
+                allow_private_addresses=self.settings.allow_private_addresses,
             ),
             None,
             None if previous is None else partner.previous_webhook_secret_expires_at,
