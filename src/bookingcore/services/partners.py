@@ -722,7 +722,9 @@ class PartnerService:
 
         A new ``commission_rate`` applies to payments captured from now on;
         commission already accrued stays as it was. A new ``webhook_url`` gets
-        the webhooks sent from now on, signed with the same secret. Changing
+        the webhooks sent from now on, signed with the same secret; setting
+        ``webhook_url`` (even to the URL it has) enables the partner's webhook
+        endpoint again when a ``410 Gone`` answer disabled it. Changing
         nothing writes nothing; a change leaves an audit entry with the old and
         new values.
 
@@ -789,6 +791,22 @@ class PartnerService:
         """
         return self._change(partner_id, principal, locations=frozenset(location_ids))
 
+    def enable_webhooks(self, partner_id: PartnerId, *, principal: Principal) -> Partner:
+        """Send webhooks to the partner's endpoint again after its receiver answered
+        ``410 Gone``, which disabled it (see
+        :attr:`~bookingcore.domain.Partner.webhook_disabled_at`). New booking events
+        schedule webhooks again from now on; the ones that went dead meanwhile stay
+        dead until re-sent (:meth:`~bookingcore.services.WebhookService.resend`).
+        Audited; a partner whose endpoint is enabled is left as it is.
+
+        Raises:
+            PermissionDeniedError: ``principal`` lacks ``manage_partners``.
+            NotFoundError: no such partner.
+
+        .. versionadded:: 0.4
+        """
+        return self._change(partner_id, principal, enable_webhooks=True)
+
     def set_active(self, partner_id: PartnerId, active: bool, *, principal: Principal) -> Partner:
         """Switch a partner on or off; an inactive partner cannot book or list slots.
 
@@ -821,6 +839,7 @@ class PartnerService:
         settings: Mapping[str, str] | None = None,
         details: Mapping[str, object] | None = None,
         expected_version: int | None = None,
+        enable_webhooks: bool = False,
     ) -> Partner:
         policy.require(
             principal.has(Permission.MANAGE_PARTNERS), f"{principal} may not change partners"
@@ -843,6 +862,8 @@ class PartnerService:
                     raise DuplicateError(msg, entity="partner", existing_id=other.id)
             for field, value in (details or {}).items():
                 setattr(partner, field, value)
+            if enable_webhooks or "webhook_url" in (details or {}):
+                partner.enable_webhooks()
             if settings is not None:
                 partner.settings = check_partner_settings(settings)
             if locations is not None:
@@ -932,4 +953,6 @@ _AUDITED = (
     "webhook_url",
     "allowed_location_ids",
     "is_active",
+    "webhook_disabled_at",
+    "webhook_disabled_reason",
 )

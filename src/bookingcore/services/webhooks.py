@@ -44,7 +44,7 @@ import attrs
 
 from bookingcore.domain import policy
 from bookingcore.domain._validation import parse_choice
-from bookingcore.domain.audit import AuditAction
+from bookingcore.domain.audit import AuditAction, audit_value
 from bookingcore.domain.bookings import Booking
 from bookingcore.domain.cancellation import CANCELLATION_METADATA_KEYS, recorded_refund
 from bookingcore.domain.events import (
@@ -71,6 +71,7 @@ from bookingcore.ports.uow import UnitOfWork
 from bookingcore.ports.webhooks import OutgoingWebhook, WebhookResponse, WebhookSender
 from bookingcore.services._context import (
     ServiceContext,
+    Transaction,
     claim_request,
     fingerprint,
     principal_key,
@@ -284,8 +285,12 @@ class WebhookService:
         """Add the webhooks ``event`` calls for to ``context.uow``; returns them.
 
         Nothing for a booking without a partner, an inactive partner, a
-        partner without a webhook URL, or topics it did not subscribe to. A
+        partner without a webhook URL or whose webhook endpoint is disabled
+        (it answered ``410 Gone``), or topics it did not subscribe to. A
         delivery scheduled before (a repeated event) is not scheduled again.
+
+        .. versionchanged:: 0.4
+           Nothing for a partner whose webhook endpoint is disabled.
         """
         if not isinstance(event, _SCHEDULING):
             return []
@@ -294,7 +299,7 @@ class WebhookService:
         if booking is None or booking.partner_id is None:
             return []
         partner = uow.partners.get(booking.partner_id)
-        if partner is None or not partner.is_active:
+        if partner is None or not partner.is_active or partner.webhooks_disabled:
             return []
         try:
             cancelled = self._ctx.settings.lifecycle(booking.lifecycle).cancelled
@@ -472,6 +477,10 @@ class WebhookService:
             return None, "the partner is inactive", None
         if not partner.webhook_url:
             return None, "the partner has no webhook URL", None
+        if partner.webhook_disabled_at is not None:
+            since = _iso(partner.webhook_disabled_at)
+            why = partner.webhook_disabled_reason or "disabled"
+            return None, f"the partner's webhook endpoint is disabled since {since}: {why}", None
         if delivery.topic not in partner.webhook_topics():
             return None, f"the partner no longer subscribes to {delivery.topic.value}", None
         if not partner.webhook_secret:
@@ -562,7 +571,8 @@ class WebhookService:
         response: WebhookResponse,
         started: datetime,
     ) -> str:
-        with self._ctx.uow_factory() as uow:
+        with self._ctx.transaction() as tx:
+            uow = tx.uow
             delivery = uow.webhook_deliveries.get(claim.delivery_id)
             if delivery is None:  # pragma: no cover - deliveries are never deleted
                 return "late"
@@ -615,7 +625,9 @@ class WebhookService:
                     )
                     dead = delivery.status is WebhookDeliveryStatus.DEAD
                     outcome = "dead" if dead else "retrying"
-            uow.commit()
+                    if response.status_code == _GONE and claim.webhook is not None:
+                        self._disable_endpoint(tx, delivery, claim.webhook.url, url, now)
+            tx.commit()
         level = logging.INFO if outcome == "delivered" else logging.WARNING
         _log.log(
             level,
@@ -633,6 +645,39 @@ class WebhookService:
             },
         )
         return outcome
+
+    def _disable_endpoint(
+        self, tx: Transaction, delivery: WebhookDelivery, sent_to: str, shown: str, now: datetime
+    ) -> None:
+        """The receiver at ``sent_to`` answered 410 Gone: disable the partner's webhook
+        endpoint, unless its URL changed since (the new one was not asked) or it is
+        disabled already; audited as the system's doing."""
+        partner = tx.uow.partners.get(delivery.partner_id)
+        if partner is None or partner.webhook_url != sent_to:
+            return
+        reason = f"{shown} answered 410 Gone to webhook {delivery.webhook_id}"
+        if not partner.disable_webhooks(now, reason):
+            return
+        partner.version += 1
+        assert partner.webhook_disabled_at is not None
+        tx.audit(
+            Principal.system("webhooks"),
+            entity="partner",
+            entity_id=partner.id,
+            action=AuditAction.UPDATED,
+            old={"webhook_disabled_at": None, "webhook_disabled_reason": None},
+            new={
+                "webhook_disabled_at": audit_value(partner.webhook_disabled_at),
+                "webhook_disabled_reason": partner.webhook_disabled_reason,
+            },
+            reason="webhook endpoint disabled: it answered 410 Gone",
+        )
+        _log.warning(
+            "partner %s: webhook endpoint disabled, %s",
+            partner.id,
+            reason,
+            extra={"partner": str(partner.id), "job": "webhooks.deliver_due"},
+        )
 
     # ------------------------------------------------------------------ staff and partners
 
