@@ -304,7 +304,7 @@ class WebhookRetryPolicy:
     ``max_attempts`` failed attempts the delivery is dead.
 
     The defaults (8 attempts, 30 s, factor 3, capped at 6 h) retry for about
-    a day: 30 s, 1.5 min, 4.5 min, 13.5 min, 40 min, 2 h, 6 h.
+    nine hours: 30 s, 1.5 min, 4.5 min, 13.5 min, 40.5 min, 2 h, 6 h.
 
     Raises:
         ValidationError: ``max_attempts`` not a whole number of at least 1,
@@ -504,14 +504,16 @@ class WebhookDelivery(Versioned):
 
     def release(self, attempt: int) -> bool:
         """Give back the claim of attempt ``attempt`` unsent (its lease ran out before its
-        turn): due again at once, and not a failed attempt. Returns whether it was
-        still the claim to give back.
+        turn): due again at once, and not an attempt at all (``attempts`` goes back,
+        so the next claim takes the same number). Returns whether it was still the
+        claim to give back.
 
         .. versionadded:: 0.4
         """
         if not self.holds_claim(attempt) or self.claimed_until is None:
             return False
         self.claimed_until = None
+        self.attempts -= 1
         self.version += 1
         return True
 
