@@ -501,3 +501,17 @@ def test_the_cancelled_webhook_carries_the_cancellation_reason(
     assert cancelled["status"] == "cancelled"
     assert cancelled["cancelled_at"] is not None
     assert bodies["booking.created"]["data"]["booking"]["cancellation_reason"] is None
+
+
+def test_webhooks_claimed_in_the_run_that_got_a_410_are_not_sent_after_it(
+    any_store: MemoryStore | SqlStore, clock: FixedClock
+) -> None:
+    sender = RecordingWebhookSender()
+    world = _world(any_store, sender, clock)
+    for _ in range(3):
+        world.book()
+    sender.answer_next(410)
+    report = world.core.webhooks.deliver_due()
+    assert (report.claimed, report.dead) == (3, 3)
+    assert len(sender.sent) == 1
+    assert world.core.partners.get(world.partner.id, principal=ADMIN).webhooks_disabled

@@ -64,7 +64,8 @@ class WebhookResponse:
     ``retry_after`` is how long the receiver asked to be left alone (its
     ``Retry-After`` header, on a 429 or a 503 say): the next attempt waits at
     least that long, up to the retry policy's ``max_delay``. A 410 is final
-    whatever ``retryable`` says.
+    whatever ``retryable`` says, and disables the partner's webhook endpoint
+    (:attr:`~bookingcore.domain.Partner.webhook_disabled_at`).
 
     .. versionadded:: 0.2
     .. versionchanged:: 0.4

@@ -387,8 +387,9 @@ class WebhookService:
         report = WebhookRunReport()
         claims = self._claim(start, limit or self.settings.batch, report)
         report.claimed = len(claims)
+        gone: set[UUID] = set()  # partners whose endpoint answered 410 in this run
         for claim in claims:
-            self._attempt(claim, now, report)
+            self._attempt(claim, now, report, gone)
         return report
 
     def _claim(self, now: datetime, limit: int, report: WebhookRunReport) -> list[_Claim]:
@@ -504,10 +505,17 @@ class WebhookService:
             None if previous is None else partner.previous_webhook_secret_expires_at,
         )
 
-    def _attempt(self, claim: _Claim, now: datetime | None, report: WebhookRunReport) -> None:
+    def _attempt(
+        self, claim: _Claim, now: datetime | None, report: WebhookRunReport, gone: set[UUID]
+    ) -> None:
         sending_at: datetime | None = None
         if claim.webhook is None:
             response = WebhookResponse(None, 0, error=claim.problem, retryable=False)
+            url = ""
+        elif claim.webhook.partner_id in gone:
+            # Claimed before the endpoint answered 410 Gone earlier in this run.
+            error = "the partner's webhook endpoint is disabled: it answered 410 Gone"
+            response = WebhookResponse(None, 0, error=error, retryable=False)
             url = ""
         else:
             assert self._sender is not None
@@ -538,6 +546,8 @@ class WebhookService:
                 )
                 response = WebhookResponse(None, 0, error=text)
             response = _redacted(response, webhook.url)
+            if response.status_code == _GONE and webhook.partner_id is not None:
+                gone.add(webhook.partner_id)
         # The caller's time when it gave one; else the clock's, after the send (and
         # the attempt's start: when the send began).
         at = now or self._ctx.now()
