@@ -850,7 +850,7 @@ class PartnerService:
             if partner is None:
                 raise NotFoundError("partner", partner_id)
             partner.check_version(expected_version)
-            before = snapshot(partner, (*_AUDITED, "settings"))
+            before = snapshot(partner, _CHANGES)
             email = (details or {}).get("contact_email")
             if (
                 isinstance(email, EmailAddress)
@@ -873,7 +873,7 @@ class PartnerService:
                 partner.allowed_location_ids = locations
             if active is not None:
                 partner.is_active = active
-            old, new = diff(before, snapshot(partner, (*_AUDITED, "settings")))
+            old, new = diff(before, snapshot(partner, _CHANGES))
             if not new:
                 return partner
             partner.updated_at = self._ctx.now()
@@ -953,6 +953,7 @@ _AUDITED = (
     "webhook_url",
     "allowed_location_ids",
     "is_active",
-    "webhook_disabled_at",
-    "webhook_disabled_reason",
 )
+
+#: What a change's audit entry records besides: whether its webhook endpoint is disabled.
+_CHANGES = (*_AUDITED, "settings", "webhook_disabled_at", "webhook_disabled_reason")
