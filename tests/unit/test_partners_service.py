@@ -245,6 +245,7 @@ class TestRegister:
             "https://172.16.0.9/hooks",
             "https://192.168.1.20/hooks",
             "http://169.254.169.254/latest/meta-data/",  # the cloud's metadata service
+            "http://169.254.169.254./latest/meta-data/",  # the same, fully qualified
             "https://[fd12:3456::1]/hooks",  # unique-local IPv6
             "https://[fe80::1]/hooks",
             "https://100.64.0.1/hooks",  # shared (carrier-grade NAT)

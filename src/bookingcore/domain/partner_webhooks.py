@@ -127,11 +127,14 @@ def literal_address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address 
 
     Besides the usual forms (``203.0.113.7``, ``::1``) the older IPv4 forms that
     resolvers still accept count too, since a request to them reaches that address:
-    ``127.1``, ``2130706433``, ``0x7f.0.0.1``. Nothing is looked up.
+    ``127.1``, ``2130706433``, ``0x7f.0.0.1``, and a fully qualified
+    ``169.254.169.254.`` (a trailing dot). Nothing is looked up.
 
     .. versionadded:: 0.4
     """
     text = host.strip().removeprefix("[").removesuffix("]")
+    if text.endswith(".") and not text.endswith(".."):
+        text = text[:-1]  # the root of the DNS: the same host
     try:
         return ipaddress.ip_address(text.split("%", 1)[0])
     except ValueError:
