@@ -723,6 +723,13 @@ class PartnerOut(BaseModel):
     settings: dict[str, str] = Field(
         description="Its own rate_limit, allowed_ips, webhook options and the host's keys"
     )
+    webhook_disabled_at: datetime | None = Field(
+        description=(
+            "Since when its webhook endpoint gets no webhooks (it answered 410 Gone); "
+            "null while enabled"
+        )
+    )
+    webhook_disabled_reason: str | None = Field(description="Why it was disabled")
     created_at: datetime
     version: int
 
@@ -743,6 +750,10 @@ class PartnerOut(BaseModel):
             allowed_location_ids=sorted(partner.allowed_location_ids),
             is_active=partner.is_active,
             settings=dict(partner.settings),
+            webhook_disabled_at=partner.webhook_disabled_at,
+            webhook_disabled_reason=None
+            if partner.webhook_disabled_reason is None
+            else redact_url_password(partner.webhook_disabled_reason),
             created_at=partner.created_at,
             version=partner.version,
         )

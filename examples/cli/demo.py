@@ -62,7 +62,7 @@ from bookingcore.domain import (
 from bookingcore.domain.communications import message_time
 from bookingcore.domain.queries import every_item
 from bookingcore.ports.webhooks import WebhookSender
-from bookingcore.services import LeadRequest, QuotationRequest, QuoteLine
+from bookingcore.services import LeadRequest, QuotationRequest, QuoteLine, WebhookSettings
 from bookingcore_adapters.auth import JwtTokenSigner
 from bookingcore_adapters.documents import PlainRenderer
 from bookingcore_adapters.exchange import FixedExchangeRates
@@ -118,6 +118,9 @@ def make_core(
         payment_providers=[stripe] if stripe is not None else [],
         jobs=jobs or InProcessJobQueue(),
         webhook_sender=webhook_sender,
+        # The demo's partner endpoint listens on this machine (127.0.0.1), a private
+        # address that webhooks are not sent to unless allowed.
+        webhook_settings=WebhookSettings(allow_private_addresses=True),
         exchange_rates=FixedExchangeRates({("EUR", "INR"): Decimal("90.25")}),
     )
 

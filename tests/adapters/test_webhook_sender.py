@@ -14,7 +14,9 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from email.utils import format_datetime
+from typing import Any
 
+import httpx
 import pytest
 from standardwebhooks import Webhook, WebhookVerificationError
 from tests.adapters._webhook_receiver import Receiver, webhook_receiver
@@ -47,17 +49,32 @@ def receiver() -> Iterator[Receiver]:
 
 
 def _world(
-    sender: HttpxWebhookSender, url: str, clock: FixedClock | None = None, **settings: str
+    sender: HttpxWebhookSender,
+    url: str,
+    clock: FixedClock | None = None,
+    *,
+    allow_private: bool = True,
+    **settings: str,
 ) -> WebhookWorld:
     # The real clock (or one set to it): receivers check webhook-timestamp against theirs.
+    # The local receivers listen on 127.0.0.1: a private address, allowed explicitly.
     core = BookingCore(
         uow_factory=MemoryStore().unit_of_work,
         clock=clock or SystemClock(),
         settings=Settings(default_region="IN"),
         webhook_sender=sender,
-        webhook_settings=WebhookSettings(retry=RETRY, jitter_source=lambda: 0.5),
+        webhook_settings=WebhookSettings(
+            retry=RETRY, jitter_source=lambda: 0.5, allow_private_addresses=allow_private
+        ),
     )
     return webhook_world(core, url, **settings)
+
+
+def _local(url: str, secret: str, body: bytes = b"{}") -> OutgoingWebhook:
+    """A webhook to a local receiver (127.0.0.1), private addresses allowed."""
+    return OutgoingWebhook(
+        "msg_x", url, body, datetime.now(UTC), secret, allow_private_addresses=True
+    )
 
 
 def _closed_port_url() -> str:
@@ -170,9 +187,7 @@ class TestStandardWebhooks:
     def test_a_secret_that_is_not_base64_is_refused_without_a_request(
         self, sender: HttpxWebhookSender, receiver: Receiver
     ) -> None:
-        webhook = OutgoingWebhook(
-            "msg_x", receiver.url, b"{}", datetime.now(UTC), "whsec_not-base64_!!"
-        )
+        webhook = _local(receiver.url, "whsec_not-base64_!!")
         response = sender.send(webhook)
         assert (response.status_code, response.retryable) == (None, False)
         assert "webhook_secret" in (response.error or "")
@@ -359,9 +374,7 @@ class TestFailures:
             receiver.script = [(429, {"Retry-After": format_datetime(later, usegmt=True)})]
             secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
             receiver.secret = secret
-            response = sender.send(
-                OutgoingWebhook("msg_x", receiver.url, b"{}", datetime.now(UTC), secret)
-            )
+            response = sender.send(_local(receiver.url, secret))
         assert (response.status_code, response.retryable) == (429, True)
         assert response.retry_after is not None
         assert timedelta(minutes=9) < response.retry_after <= timedelta(minutes=10)
@@ -374,9 +387,7 @@ class TestFailures:
             receiver.script = [(429, {"Retry-After": value})]
             secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
             receiver.secret = secret
-            response = sender.send(
-                OutgoingWebhook("msg_x", receiver.url, b"{}", datetime.now(UTC), secret)
-            )
+            response = sender.send(_local(receiver.url, secret))
         assert (response.status_code, response.retry_after) == (429, None)
 
     def test_an_enormous_retry_after_is_read_as_a_day(self, sender: HttpxWebhookSender) -> None:
@@ -384,9 +395,7 @@ class TestFailures:
             receiver.script = [(503, {"Retry-After": "9" * 30})]
             secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
             receiver.secret = secret
-            response = sender.send(
-                OutgoingWebhook("msg_x", receiver.url, b"{}", datetime.now(UTC), secret)
-            )
+            response = sender.send(_local(receiver.url, secret))
         assert (response.status_code, response.retry_after) == (503, timedelta(days=1))
 
     def test_an_answer_whose_body_trickles_in_does_not_hold_the_sender_past_its_timeout(
@@ -399,9 +408,7 @@ class TestFailures:
             receiver.script = ["trickle"]
             secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
             started = time.monotonic()
-            response = sender.send(
-                OutgoingWebhook("msg_x", receiver.url, b"{}", datetime.now(UTC), secret)
-            )
+            response = sender.send(_local(receiver.url, secret))
             took = time.monotonic() - started
         assert response.status_code == 200
         assert response.succeeded
@@ -422,3 +429,139 @@ class TestFailures:
         first, second = receiver.received
         assert first.body == second.body
         assert json.loads(first.body) == second.payload
+
+
+class _Resolver:
+    """Answers ``getaddrinfo`` from a script: each lookup of a name takes the next
+    answer (the last one repeats), as a DNS server rebinding a name would."""
+
+    def __init__(self, *answers: list[str]) -> None:
+        self.answers = list(answers)
+        self.asked: list[str] = []
+
+    def __call__(self, host: str, port: object, *args: object, **kwargs: object) -> list[Any]:
+        self.asked.append(host)
+        if not self.answers:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+        infos: list[Any] = []
+        for address in answer:
+            family = socket.AF_INET6 if ":" in address else socket.AF_INET
+            infos.append((family, socket.SOCK_STREAM, 6, "", (address, port)))
+        return infos
+
+
+SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+
+class TestPrivateAddresses:
+    """Server-side request forgery: unless the host allows it, no webhook goes to a
+    loopback, private, link-local or other non-public address, whatever the URL's
+    host name resolves to, and the request goes to the address that was checked."""
+
+    @pytest.mark.parametrize(
+        "url",
+        [
+            "http://169.254.169.254/latest/meta-data/",
+            "http://127.0.0.1:9/hooks",
+            "http://[::1]:9/hooks",
+            "https://10.0.0.7/hooks",
+            "http://[fd00::7]/hooks",
+            "http://127.1:9/hooks",
+        ],
+    )
+    def test_a_non_public_address_in_the_url_fails_for_good_without_a_request(
+        self, url: str
+    ) -> None:
+        seen: list[httpx.Request] = []
+        client = httpx.Client(transport=httpx.MockTransport(lambda r: seen.append(r) or _ok()))
+        with HttpxWebhookSender(timeout=0.5, client=client) as sender:
+            response = sender.send(OutgoingWebhook("msg_x", url, b"{}", datetime.now(UTC), SECRET))
+        assert (response.status_code, response.retryable, seen) == (None, False, [])
+        assert "not a public address" in (response.error or "")
+
+    def test_a_name_that_resolves_to_loopback_is_refused_and_the_receiver_gets_nothing(
+        self, sender: HttpxWebhookSender, receiver: Receiver
+    ) -> None:
+        url = receiver.url.replace("127.0.0.1", "localhost")
+        response = sender.send(OutgoingWebhook("msg_x", url, b"{}", datetime.now(UTC), SECRET))
+        assert (response.status_code, response.retryable) == (None, False)
+        assert "localhost resolves to" in (response.error or "")
+        assert receiver.received == []
+
+    def test_one_private_address_among_public_ones_is_enough_to_refuse(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(socket, "getaddrinfo", _Resolver(["93.184.215.14", "10.0.0.7"]))
+        seen: list[httpx.Request] = []
+        client = httpx.Client(transport=httpx.MockTransport(lambda r: seen.append(r) or _ok()))
+        with HttpxWebhookSender(timeout=0.5, client=client) as sender:
+            webhook = OutgoingWebhook(
+                "msg_x", "https://hooks.partner.example/in", b"{}", datetime.now(UTC), SECRET
+            )
+            response = sender.send(webhook)
+        assert (response.retryable, seen) == (False, [])
+        assert "10.0.0.7" in (response.error or "")
+
+    def test_the_request_goes_to_the_address_checked_not_to_a_second_lookup(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """DNS rebinding: the name answers a public address to the check and loopback
+        to any later lookup. The request is made to the checked address, with the
+        URL's host in ``Host`` and as the TLS server name (the certificate is checked
+        against it), and its basic-auth credentials."""
+        resolver = _Resolver(["93.184.215.14"], ["127.0.0.1"])
+        monkeypatch.setattr(socket, "getaddrinfo", resolver)
+        seen: list[httpx.Request] = []
+        client = httpx.Client(transport=httpx.MockTransport(lambda r: seen.append(r) or _ok()))
+        with HttpxWebhookSender(timeout=0.5, client=client) as sender:
+            url = "https://user:pw@hooks.partner.example:8443/in?x=1"
+            response = sender.send(OutgoingWebhook("msg_x", url, b"{}", datetime.now(UTC), SECRET))
+        assert response.status_code == 200
+        [request] = seen
+        assert resolver.asked == ["hooks.partner.example"]
+        assert (request.url.host, request.url.port) == ("93.184.215.14", 8443)
+        assert (request.url.path, request.url.query) == ("/in", b"x=1")
+        assert request.headers["Host"] == "hooks.partner.example:8443"
+        assert request.extensions["sni_hostname"] == "hooks.partner.example"
+        expected = "Basic " + base64.b64encode(b"user:pw").decode()
+        assert request.headers["Authorization"] == expected
+
+    def test_a_name_that_does_not_resolve_is_retried(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setattr(socket, "getaddrinfo", _Resolver())
+        with HttpxWebhookSender(timeout=0.5) as sender:
+            webhook = OutgoingWebhook(
+                "msg_x", "https://gone.partner.example/in", b"{}", datetime.now(UTC), SECRET
+            )
+            response = sender.send(webhook)
+        assert (response.status_code, response.retryable) == (None, True)
+        assert (response.error or "").startswith("could not resolve gone.partner.example")
+
+    def test_a_partner_whose_name_resolves_to_a_private_address_gets_a_dead_webhook(
+        self, monkeypatch: pytest.MonkeyPatch, sender: HttpxWebhookSender
+    ) -> None:
+        """Through the core: the name passed the check when it was set (it is no IP
+        address); at send time it resolves to the metadata service: dead at once, logged."""
+        world = _world(sender, "http://metadata.partner.example/hooks", allow_private=False)
+        monkeypatch.setattr(socket, "getaddrinfo", _Resolver(["169.254.169.254"]))
+        world.book()
+        report = world.core.webhooks.deliver_due()
+        assert (report.claimed, report.dead) == (1, 1)
+        [delivery] = world.core.webhooks.list(principal=ADMIN).items
+        [attempt] = world.core.webhooks.attempts(delivery.id, principal=ADMIN)
+        assert attempt.status_code is None
+        assert "169.254.169.254" in (attempt.error or "")
+
+    def test_a_host_that_allows_private_addresses_sends_to_them(
+        self, sender: HttpxWebhookSender, receiver: Receiver
+    ) -> None:
+        world = _world(sender, receiver.url, allow_private=True)
+        assert world.partner.webhook_secret is not None
+        receiver.secret = world.partner.webhook_secret
+        world.book()
+        assert world.core.webhooks.deliver_due().delivered == 1
+        assert len(receiver.received) == 1
+
+
+def _ok() -> httpx.Response:
+    return httpx.Response(200, text="ok")

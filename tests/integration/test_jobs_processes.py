@@ -42,6 +42,7 @@ from bookingcore import (
     TravelerDetails,
 )
 from bookingcore.domain import ImportStatus, Partner, Slot
+from bookingcore.services import WebhookSettings
 from bookingcore.testing import RecordingWebhookSender, SequentialIds
 from bookingcore_adapters.importers import open_rows
 from bookingcore_adapters.jobs.procrastinate import ProcrastinateJobQueue, libpq_url
@@ -232,6 +233,8 @@ def test_apps_and_two_workers_relay_expire_and_deliver_everything_through_a_sigk
         uow_factory=pg_store.unit_of_work,
         settings=Settings(default_region="IN"),
         webhook_sender=RecordingWebhookSender(),  # schedules; only the workers send
+        # The partners' receivers listen on 127.0.0.1, a private address: allowed.
+        webhook_settings=WebhookSettings(allow_private_addresses=True),
     )
     slots = _slots(core, count=2, capacity=12)
     prebooked = _fill_and_queue(core, slots, per_slot=3)

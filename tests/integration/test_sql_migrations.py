@@ -40,6 +40,7 @@ from bookingcore.domain.customers import Customer, Traveler
 from bookingcore.domain.devices import PushDevice, PushDeviceId
 from bookingcore.domain.idempotency import key_claim_id
 from bookingcore.domain.lifecycle import RESERVATION
+from bookingcore.domain.partner_webhooks import WebhookAttempt, WebhookDelivery, WebhookTopic
 from bookingcore.domain.partners import PartnerFilter
 from bookingcore.domain.payments import RefundStatus
 from bookingcore.domain.queries import PageRequest
@@ -1817,3 +1818,120 @@ def test_upgrade_sql_fills_the_partner_email_key_with_lower(
     assert "SET contact_email_key=lower(partners.contact_email)" in ddl
     assert "DROP CONSTRAINT uq_partners_contact_email" in ddl
     assert "uq_partners_contact_email_key UNIQUE (contact_email_key)" in ddl
+
+
+#: The revision before 0053 (a partner's webhook endpoint can be disabled; attempt logs
+#: written before URL passwords were masked are masked).
+BEFORE_0053 = "0052"
+
+
+def test_webhook_attempts_logged_before_masking_lose_their_passwords(
+    database: Engine,
+) -> None:
+    """0053 masks the password of every URL in the stored attempt log (its URL, error and
+    excerpt) and in the delivery's last error, also where an error quotes it bare, and
+    leaves other text alone; partners get ``webhook_disabled_at`` and ``_reason``, NULL.
+    A downgrade drops the two columns."""
+    migrations.upgrade(database, BEFORE_0053)
+    assert "webhook_disabled_at" not in _columns(database, "partners")
+    make = Builder()
+    partner = make.partner()
+    with database.begin() as connection:
+        connection.execute(
+            metadata.tables["partners"].insert(),
+            {
+                "id": partner.id,
+                "name": partner.name,
+                "company_name": partner.company_name,
+                "contact_email": partner.contact_email.value,
+                "contact_email_key": partner.contact_email.match_key,
+                "api_key": partner.api_key,
+                "webhook_url": "https://hooks:s3cr%40t!@partner.example/in",
+                "allowed_locations": [],
+                "is_active": True,
+                "settings": {},
+                "created_at": partner.created_at,
+                "updated_at": partner.updated_at,
+                "version": partner.version,
+            },
+        )
+    secret_url = "https://hooks:s3cr%40t!@partner.example/in"
+    plain_url = "https://partner.example/other"
+    delivery = WebhookDelivery.schedule(
+        event_id=uuid4(),
+        partner_id=partner.id,
+        topic=WebhookTopic.BOOKING_CREATED,
+        payload={"type": "booking.created"},
+        now=T0,
+    )
+    delivery.last_error = "ConnectError: cannot reach hooks:s3cr@t!@partner.example"
+    other = WebhookDelivery.schedule(
+        event_id=uuid4(),
+        partner_id=partner.id,
+        topic=WebhookTopic.BOOKING_PAID,
+        payload={"type": "booking.paid"},
+        now=T0,
+    )
+    other.last_error = "HTTP 500: write to ops@partner.example"
+
+    def attempt(of: WebhookDelivery, number: int, url: str, **fields: Any) -> WebhookAttempt:
+        return WebhookAttempt(
+            id=WebhookAttempt.key(of.id, number),
+            delivery_id=of.id,
+            number=number,
+            started_at=T0,
+            url=url,
+            succeeded=False,
+            latency_ms=5,
+            **fields,
+        )
+
+    store = SqlStore(database)
+    with store.unit_of_work() as uow:
+        uow.webhook_deliveries.add(delivery)
+        uow.webhook_deliveries.add(other)
+        uow.webhook_attempts.add(
+            attempt(
+                delivery,
+                1,
+                secret_url,
+                error=f"InvalidURL: {secret_url} is odd; password s3cr@t! refused",
+                response_excerpt="see ftp://u:pw@mirror.example/x",
+            )
+        )
+        uow.webhook_attempts.add(attempt(delivery, 2, secret_url, status_code=500))
+        uow.webhook_attempts.add(
+            attempt(other, 1, plain_url, error="mail ops@partner.example", status_code=500)
+        )
+        uow.commit()
+    store.dispose()
+    migrations.upgrade(database)
+    assert migrations.current(database) == migrations.head()
+    assert _differences(database) == []
+    masked_url = "https://hooks:***@partner.example/in"
+    store = SqlStore(database)
+    with store.unit_of_work() as uow:
+        first, second = uow.webhook_attempts.list_for_delivery(delivery.id)
+        [untouched] = uow.webhook_attempts.list_for_delivery(other.id)
+        stored = uow.webhook_deliveries.get(delivery.id)
+        stored_other = uow.webhook_deliveries.get(other.id)
+        migrated = uow.partners.get(partner.id)
+    store.dispose()
+    assert (first.url, second.url) == (masked_url, masked_url)
+    assert first.error == f"InvalidURL: {masked_url} is odd; password *** refused"
+    assert first.response_excerpt == "see ftp://u:***@mirror.example/x"
+    assert (untouched.url, untouched.error) == (plain_url, "mail ops@partner.example")
+    assert stored is not None
+    assert stored_other is not None
+    assert stored.last_error == "ConnectError: cannot reach hooks:***@partner.example"
+    assert stored_other.last_error == "HTTP 500: write to ops@partner.example"
+    assert migrated is not None
+    assert (migrated.webhook_disabled_at, migrated.webhook_disabled_reason) == (None, None)
+    assert migrated.webhook_url == secret_url  # the partner's own URL is sent to as it is
+    migrations.downgrade(database, BEFORE_0053)
+    columns = _columns(database, "partners")
+    assert "webhook_disabled_at" not in columns
+    assert "webhook_disabled_reason" not in columns
+    with database.connect() as connection:
+        urls = connection.execute(text("SELECT url FROM webhook_attempts")).scalars().all()
+    assert sorted(urls) == sorted([masked_url, masked_url, plain_url])

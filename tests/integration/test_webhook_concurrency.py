@@ -33,7 +33,7 @@ def _deliver_until_done(url: str, schema: str, start: Any, results: Any) -> None
             uow_factory=store.unit_of_work,
             clock=SystemClock(),
             webhook_sender=sender,
-            webhook_settings=WebhookSettings(batch=3),
+            webhook_settings=WebhookSettings(batch=3, allow_private_addresses=True),
         )
         start.wait()
         delivered = 0
@@ -57,6 +57,7 @@ def test_two_worker_processes_deliver_every_webhook_exactly_once(
             clock=SystemClock(),
             settings=Settings(default_region="IN"),
             webhook_sender=RecordingWebhookSender(),
+            webhook_settings=WebhookSettings(allow_private_addresses=True),
         )
         world = webhook_world(core, receiver.url)
         assert world.partner.webhook_secret is not None
@@ -101,7 +102,9 @@ def _deliver_once(url: str, schema: str, lease_seconds: float) -> None:
             uow_factory=store.unit_of_work,
             clock=SystemClock(),
             webhook_sender=sender,
-            webhook_settings=WebhookSettings(lease=timedelta(seconds=lease_seconds)),
+            webhook_settings=WebhookSettings(
+                lease=timedelta(seconds=lease_seconds), allow_private_addresses=True
+            ),
         )
         core.webhooks.deliver_due()
 
@@ -122,6 +125,7 @@ def test_a_worker_process_killed_mid_send_leaves_the_webhook_to_the_next_after_i
             clock=SystemClock(),
             settings=Settings(default_region="IN"),
             webhook_sender=RecordingWebhookSender(),
+            webhook_settings=WebhookSettings(allow_private_addresses=True),
         )
         world = webhook_world(core, receiver.url)
         assert world.partner.webhook_secret is not None
@@ -147,7 +151,9 @@ def test_a_worker_process_killed_mid_send_leaves_the_webhook_to_the_next_after_i
                 uow_factory=pg_store.unit_of_work,
                 clock=SystemClock(),
                 webhook_sender=sender,
-                webhook_settings=WebhookSettings(lease=lease, retry=retry),
+                webhook_settings=WebhookSettings(
+                    lease=lease, retry=retry, allow_private_addresses=True
+                ),
             )
             assert after.webhooks.deliver_due().claimed == 0  # the dead worker's lease holds
             wait = lease + retry.first_delay  # then the lost attempt's backoff

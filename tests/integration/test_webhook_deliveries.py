@@ -5,6 +5,7 @@ never overrides the attempt that took over; retries end dead and a re-send start
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -403,3 +404,114 @@ def test_a_partner_reads_only_its_own_deliveries_and_attempts(
     assert [a.number for a in world.core.webhooks.attempts(own.id, principal=world.as_partner)] == [
         1
     ]
+
+
+def test_a_410_gone_disables_the_partners_endpoint_until_staff_enable_it(
+    any_store: MemoryStore | SqlStore, clock: FixedClock
+) -> None:
+    """Standard Webhooks: 410 says the receiver wants no more. The delivery is dead, the
+    partner's endpoint disabled (when and why kept, audited), no new webhook is scheduled
+    for it, one scheduled before is dead without a request; staff enable it again."""
+    sender = RecordingWebhookSender()
+    world = _world(any_store, sender, clock)
+    core = world.core
+    world.book()
+    world.book()
+    sender.answer_next(410)
+    assert core.webhooks.deliver_due(limit=1).dead == 1
+    partner = core.partners.get(world.partner.id, principal=ADMIN)
+    assert partner.webhooks_disabled
+    assert partner.webhook_disabled_at == clock.now()
+    assert "410 Gone" in (partner.webhook_disabled_reason or "")
+    entries = core.partners.history(partner.id, principal=ADMIN).items
+    [disabled] = [e for e in entries if "410" in (e.reason or "")]
+    assert disabled.actor == Principal.system("webhooks").actor
+    assert disabled.new_values["webhook_disabled_reason"] == partner.webhook_disabled_reason
+    # the one scheduled before: dead at once, nothing sent
+    clock.advance(timedelta(seconds=1))
+    assert core.webhooks.deliver_due().dead == 1
+    assert len(sender.sent) == 1
+    dead = core.webhooks.list(principal=ADMIN, status="dead").items
+    assert len(dead) == 2
+    assert all(d.status is WebhookDeliveryStatus.DEAD for d in dead)
+    assert any("disabled" in (d.last_error or "") for d in dead)
+    # new events schedule nothing while it is disabled
+    world.book()
+    assert len(core.webhooks.list(principal=ADMIN).items) == 2
+    # staff enable it: audited, and new events are sent again
+    clock.advance(timedelta(minutes=5))
+    enabled = core.partners.enable_webhooks(partner.id, principal=ADMIN)
+    assert (enabled.webhooks_disabled, enabled.webhook_disabled_reason) == (False, None)
+    newest = core.partners.history(partner.id, principal=ADMIN).items
+    assert any(e.old_values.get("webhook_disabled_at") for e in newest)
+    world.book()
+    assert core.webhooks.deliver_due().delivered == 1
+    assert len(sender.sent) == 2
+
+
+def test_setting_the_webhook_url_again_enables_a_disabled_endpoint(
+    any_store: MemoryStore | SqlStore, clock: FixedClock
+) -> None:
+    sender = RecordingWebhookSender()
+    world = _world(any_store, sender, clock)
+    world.book()
+    sender.answer_next(410)
+    world.core.webhooks.deliver_due()
+    url = world.partner.webhook_url
+    assert world.core.partners.get(world.partner.id, principal=ADMIN).webhooks_disabled
+    again = world.core.partners.update(world.partner.id, principal=ADMIN, webhook_url=url)
+    assert not again.webhooks_disabled
+    assert again.webhook_url == url
+    world.book()
+    assert world.core.webhooks.deliver_due().delivered == 1
+
+
+def test_a_410_from_a_url_the_partner_changed_meanwhile_leaves_the_new_one_enabled(
+    any_store: MemoryStore | SqlStore, clock: FixedClock
+) -> None:
+    sender = RecordingWebhookSender()
+    world = _world(any_store, sender, clock)
+    world.book()
+
+    def sending(webhook: OutgoingWebhook) -> WebhookResponse:
+        sender.sent.append(webhook)
+        world.core.partners.update(
+            world.partner.id, principal=ADMIN, webhook_url="https://new.partner.example/hooks"
+        )
+        return WebhookResponse(410, 1, error="HTTP 410 Gone")
+
+    sender.send = sending  # type: ignore[method-assign]
+    assert world.core.webhooks.deliver_due().dead == 1
+    assert not world.core.partners.get(world.partner.id, principal=ADMIN).webhooks_disabled
+
+
+def test_the_cancelled_webhook_carries_the_cancellation_reason(
+    any_store: MemoryStore | SqlStore, clock: FixedClock
+) -> None:
+    """The reason given on cancelling reaches the partner in ``data.booking``, on every
+    store (the SQL adapter reads the booking back before the payload is made)."""
+    sender = RecordingWebhookSender()
+    world = _world(any_store, sender, clock)
+    booking = world.book()
+    world.core.bookings.cancel(booking.id, principal=world.as_partner, reason="Guest fell ill")
+    world.core.webhooks.deliver_due()
+    bodies = {w.topic: json.loads(w.body) for w in sender.sent}
+    cancelled = bodies["booking.cancelled"]["data"]["booking"]
+    assert cancelled["cancellation_reason"] == "Guest fell ill"
+    assert cancelled["status"] == "cancelled"
+    assert cancelled["cancelled_at"] is not None
+    assert bodies["booking.created"]["data"]["booking"]["cancellation_reason"] is None
+
+
+def test_webhooks_claimed_in_the_run_that_got_a_410_are_not_sent_after_it(
+    any_store: MemoryStore | SqlStore, clock: FixedClock
+) -> None:
+    sender = RecordingWebhookSender()
+    world = _world(any_store, sender, clock)
+    for _ in range(3):
+        world.book()
+    sender.answer_next(410)
+    report = world.core.webhooks.deliver_due()
+    assert (report.claimed, report.dead) == (3, 3)
+    assert len(sender.sent) == 1
+    assert world.core.partners.get(world.partner.id, principal=ADMIN).webhooks_disabled

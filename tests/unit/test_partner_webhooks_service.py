@@ -4,6 +4,7 @@ re-sent by staff, listed for staff and for the partner itself (memory store, fak
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from uuid import uuid4
 
 import pytest
@@ -394,7 +395,13 @@ class TestDelivery:
         # Given back unsent: not a lost attempt, so no backoff and no failure.
         assert (report.claimed, report.delivered, report.lost) == (1, 1, 0)
         assert len({w.webhook_id for w in sender.sent}) == 3
-        assert sorted(w.attempt for w in sender.sent) == [1, 1, 2]
+        # Not counted as an attempt: the one given back goes out as its first attempt,
+        # logged as number 1, and the delivery counts one attempt, not two.
+        assert sorted(w.attempt for w in sender.sent) == [1, 1, 1]
+        for delivery in world.core.webhooks.list(principal=ADMIN).items:
+            logged = world.core.webhooks.attempts(delivery.id, principal=ADMIN)
+            assert [a.number for a in logged] == [1]
+            assert delivery.attempts == 1
 
     def test_a_kept_previous_secret_goes_with_each_webhook_until_it_expires(
         self, world: WebhookWorld, sender: RecordingWebhookSender, clock: FixedClock
@@ -433,6 +440,18 @@ class TestDelivery:
         first, second = sender.sent
         assert first.previous_secret is not None
         assert second.previous_secret is None  # claimed in the grace period, sent after it
+
+    def test_the_default_policy_retries_for_the_span_the_docs_state(self) -> None:
+        """docs/webhooks.md said the defaults retry for "about a day"; their seven
+        waits (30 s to the 6 h cap) add up to about nine hours."""
+        policy = WebhookRetryPolicy()
+        waits = [policy.delay(n, 0.5) for n in range(1, policy.max_attempts)]
+        total = sum(waits, timedelta())
+        assert timedelta(hours=8, minutes=45) < total < timedelta(hours=9, minutes=15)
+        docs = Path(__file__).resolve().parents[2] / "docs" / "webhooks.md"
+        assert "8 attempts, 30 s, factor 3, capped at 6 hours, ±20 %: about nine hours" in (
+            " ".join(docs.read_text(encoding="utf-8").split())
+        )
 
     def test_jitter_spreads_the_delay_within_its_bounds(self) -> None:
         policy = WebhookRetryPolicy(first_delay=timedelta(seconds=100), factor=2, jitter=0.2)

@@ -42,6 +42,7 @@ from bookingcore.domain import Location, Partner, Slot
 from bookingcore.domain.audit import AuditAction
 from bookingcore.domain.partners import hash_api_secret
 from bookingcore.domain.webhooks import SIGNATURE_HEADER, verify
+from bookingcore.services import WebhookSettings
 from bookingcore.services.partners import PartnerLimits, PartnerRegistration
 from bookingcore.testing import FixedClock, SequentialIds
 from bookingcore_adapters.auth import JwtTokenSigner
@@ -221,8 +222,8 @@ class TestRegister:
         "url",
         [
             "https://partner.example.com/hooks?token=abc",
-            "http://127.0.0.1:8080/hooks",
-            "https://[2001:db8::1]:8443/hooks",
+            "http://8.8.8.8:8080/hooks",
+            "https://[2606:4700:4700::1111]:8443/hooks",
             "https://bücher.example/hooks",
             "HTTPS://Partner.Example.com",
         ],
@@ -231,6 +232,64 @@ class TestRegister:
         self, core: BookingCore, admin: Principal, url: str
     ) -> None:
         assert _register(core, admin, webhook_url=url).webhook_url == url
+
+    @pytest.mark.parametrize(
+        "url",
+        [
+            "http://127.0.0.1:8080/hooks",
+            "http://127.1/hooks",  # an older IPv4 form of the same
+            "http://2130706433/hooks",  # and another
+            "http://[::1]/hooks",
+            "http://[::ffff:127.0.0.1]/hooks",
+            "https://10.1.2.3/hooks",
+            "https://172.16.0.9/hooks",
+            "https://192.168.1.20/hooks",
+            "http://169.254.169.254/latest/meta-data/",  # the cloud's metadata service
+            "http://169.254.169.254./latest/meta-data/",  # the same, fully qualified
+            "https://[fd12:3456::1]/hooks",  # unique-local IPv6
+            "https://[fe80::1]/hooks",
+            "https://100.64.0.1/hooks",  # shared (carrier-grade NAT)
+            "http://0.0.0.0:8080/hooks",
+            "https://224.0.0.1/hooks",
+            "https://[2001:db8::1]/hooks",  # documentation
+            "http://localhost:8080/hooks",
+            "http://api.LOCALHOST/hooks",
+            "https://user:s3cret@127.0.0.1/hooks",
+        ],
+    )
+    def test_a_webhook_url_at_a_non_public_address_is_refused(
+        self, core: BookingCore, admin: Principal, store: MemoryStore, url: str
+    ) -> None:
+        """Server-side request forgery: a partner's webhook URL may not aim the host's
+        worker at its own machine, its network or its cloud's metadata service."""
+        with pytest.raises(ValidationError) as caught:
+            _register(core, admin, webhook_url=url)
+        assert caught.value.fields == ("webhook_url",)
+        assert caught.value.errors[0].code == "private_address"
+        assert "s3cret" not in str(caught.value)
+        assert store.count("partners") == 0
+        partner = _register(core, admin, webhook_url="https://ok.example/hooks")
+        with pytest.raises(ValidationError) as caught:
+            core.partners.update(partner.id, principal=admin, webhook_url=url)
+        assert caught.value.errors[0].code == "private_address"
+        assert core.partners.get(partner.id, principal=admin).webhook_url == (
+            "https://ok.example/hooks"
+        )
+
+    def test_a_host_that_allows_private_addresses_accepts_them(
+        self, store: MemoryStore, clock: FixedClock, admin: Principal
+    ) -> None:
+        core = BookingCore(
+            uow_factory=store.unit_of_work,
+            clock=clock,
+            webhook_settings=WebhookSettings(allow_private_addresses=True),
+        )
+        partner = _register(core, admin, webhook_url="http://127.0.0.1:8080/hooks")
+        assert partner.webhook_url == "http://127.0.0.1:8080/hooks"
+        changed = core.partners.update(
+            partner.id, principal=admin, webhook_url="http://192.168.1.20/hooks"
+        )
+        assert changed.webhook_url == "http://192.168.1.20/hooks"
 
     def test_an_unknown_location_is_refused(
         self, core: BookingCore, admin: Principal, goa: Location, store: MemoryStore

@@ -160,6 +160,17 @@ def set_partner_active(
     )
 
 
+@router.post(
+    "/{partner_id}/webhooks/enable",
+    operation_id="admin_enable_partner_webhooks",
+    responses=_CHANGE,
+)
+def enable_partner_webhooks(partner_id: UUID, core: Core, staff: StaffPrincipal) -> PartnerOut:
+    """Send webhooks to the partner's endpoint again after it answered 410 Gone (which
+    disabled it); an enabled endpoint is left as it is."""
+    return PartnerOut.of(core.partners.enable_webhooks(PartnerId(partner_id), principal=staff))
+
+
 @router.put(
     "/{partner_id}/locations", operation_id="admin_set_partner_locations", responses=_CHANGE
 )

@@ -29,8 +29,10 @@ Times are passed in and randomness too: nothing here reads a clock or a random s
 from __future__ import annotations
 
 import enum
+import ipaddress
 import math
 import re
+import socket
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -59,6 +61,8 @@ __all__ = [
     "WebhookDeliveryStatus",
     "WebhookRetryPolicy",
     "WebhookTopic",
+    "is_public_address",
+    "literal_address",
     "parse_webhook_scheme",
     "parse_webhook_topics",
     "redact_url_password",
@@ -115,6 +119,58 @@ def redact_url_password(text: str, url: str | None = None) -> str:
             if len(password) >= _MIN_LOOSE_PASSWORD:
                 redacted = redacted.replace(password, _MASK)
     return redacted
+
+
+def literal_address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The IP address ``host`` (a URL's host, brackets allowed) names literally, or
+    ``None`` for a host name.
+
+    Besides the usual forms (``203.0.113.7``, ``::1``) the older IPv4 forms that
+    resolvers still accept count too, since a request to them reaches that address:
+    ``127.1``, ``2130706433``, ``0x7f.0.0.1``, and a fully qualified
+    ``169.254.169.254.`` (a trailing dot). Nothing is looked up.
+
+    .. versionadded:: 0.4
+    """
+    text = host.strip().removeprefix("[").removesuffix("]")
+    if text.endswith(".") and not text.endswith(".."):
+        text = text[:-1]  # the root of the DNS: the same host
+    try:
+        return ipaddress.ip_address(text.split("%", 1)[0])
+    except ValueError:
+        pass
+    if not text or not all(part.isalnum() for part in text.split(".")):
+        return None
+    try:  # the numbers-and-dots forms of inet_aton(3): parsing only, no lookup
+        return ipaddress.IPv4Address(socket.inet_aton(text))
+    except OSError:
+        return None
+
+
+def is_public_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """True for an address on the public internet, the only kind partner webhooks
+    are sent to unless the host allows others.
+
+    False for loopback (``127.0.0.0/8``, ``::1``), private (RFC 1918: ``10/8``,
+    ``172.16/12``, ``192.168/16``), shared (``100.64/10``), link-local
+    (``169.254/16``, where clouds serve instance metadata at ``169.254.169.254``;
+    ``fe80::/10``), unique-local IPv6 (``fc00::/7``), site-local, multicast,
+    unspecified, reserved and documentation addresses. An IPv4-mapped or
+    IPv4-compatible IPv6 address (``::ffff:127.0.0.1``) is judged by the IPv4
+    address it carries.
+
+    .. versionadded:: 0.4
+    """
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        elif int(address) >> 32 == 0:  # ::a.b.c.d, the deprecated IPv4-compatible form
+            address = ipaddress.IPv4Address(int(address))
+    if isinstance(address, ipaddress.IPv6Address) and address.is_site_local:
+        return False
+    return address.is_global and not (
+        address.is_multicast or address.is_reserved or address.is_unspecified
+    )
 
 
 class WebhookTopic(enum.StrEnum):
@@ -251,7 +307,7 @@ class WebhookRetryPolicy:
     ``max_attempts`` failed attempts the delivery is dead.
 
     The defaults (8 attempts, 30 s, factor 3, capped at 6 h) retry for about
-    a day: 30 s, 1.5 min, 4.5 min, 13.5 min, 40 min, 2 h, 6 h.
+    nine hours: 30 s, 1.5 min, 4.5 min, 13.5 min, 40.5 min, 2 h, 6 h.
 
     Raises:
         ValidationError: ``max_attempts`` not a whole number of at least 1,
@@ -451,14 +507,16 @@ class WebhookDelivery(Versioned):
 
     def release(self, attempt: int) -> bool:
         """Give back the claim of attempt ``attempt`` unsent (its lease ran out before its
-        turn): due again at once, and not a failed attempt. Returns whether it was
-        still the claim to give back.
+        turn): due again at once, and not an attempt at all (``attempts`` goes back,
+        so the next claim takes the same number). Returns whether it was still the
+        claim to give back.
 
         .. versionadded:: 0.4
         """
         if not self.holds_claim(attempt) or self.claimed_until is None:
             return False
         self.claimed_until = None
+        self.attempts -= 1
         self.version += 1
         return True
 

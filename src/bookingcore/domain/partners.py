@@ -88,6 +88,7 @@ ALLOWED_IPS_SETTING = "allowed_ips"
 MAX_SECRET_GRACE = timedelta(days=7)
 
 _HASH_SCHEME = "sha256"
+_MAX_DISABLED_REASON = 500
 _MAX_RATE_LIMIT = 1_000_000
 _MAX_WINDOW_SECONDS = 86_400
 
@@ -226,9 +227,17 @@ class Partner(Versioned):
     (exclusive); without one they are ``None``. The kept secrets are not in
     ``repr()`` either.
 
+    ``webhook_disabled_at`` and ``webhook_disabled_reason`` say since when and why
+    the partner's webhook endpoint gets no webhooks: its receiver answered
+    ``410 Gone`` (Standard Webhooks: it wants no more). No webhook is scheduled
+    for it, nor sent, until staff enable it again (:meth:`enable_webhooks`:
+    setting its ``webhook_url`` again, or
+    :meth:`~bookingcore.services.PartnerService.enable_webhooks`).
+
     .. versionadded:: 0.1
     .. versionchanged:: 0.4
-       The ``previous_...`` fields: a rotated secret may keep working for a while.
+       The ``previous_...`` fields: a rotated secret may keep working for a while;
+       ``webhook_disabled_at`` and ``webhook_disabled_reason``.
     """
 
     id: PartnerId
@@ -254,8 +263,44 @@ class Partner(Versioned):
     previous_api_secret_expires_at: datetime | None = None
     previous_webhook_secret: str | None = attrs.field(default=None, repr=False)
     previous_webhook_secret_expires_at: datetime | None = None
+    webhook_disabled_at: datetime | None = None
+    webhook_disabled_reason: str | None = None
 
     entity_name = "partner"
+
+    @property
+    def webhooks_disabled(self) -> bool:
+        """True while the partner's webhook endpoint is disabled (it answered ``410 Gone``).
+
+        .. versionadded:: 0.4
+        """
+        return self.webhook_disabled_at is not None
+
+    def disable_webhooks(self, now: datetime, reason: str) -> bool:
+        """Stop webhooks to the partner's endpoint from ``now`` on, for ``reason``
+        (cut to 500 characters). Returns False, changing nothing, when they were
+        already disabled.
+
+        .. versionadded:: 0.4
+        """
+        if self.webhooks_disabled:
+            return False
+        self.webhook_disabled_at = now
+        self.webhook_disabled_reason = reason[:_MAX_DISABLED_REASON]
+        self.updated_at = now
+        return True
+
+    def enable_webhooks(self) -> bool:
+        """Send webhooks to the partner's endpoint again; returns whether they were
+        disabled.
+
+        .. versionadded:: 0.4
+        """
+        if not self.webhooks_disabled:
+            return False
+        self.webhook_disabled_at = None
+        self.webhook_disabled_reason = None
+        return True
 
     def may_book_at(self, location_id: LocationId) -> bool:
         """True when the partner is active and allowed at ``location_id``."""

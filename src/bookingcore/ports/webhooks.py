@@ -28,9 +28,16 @@ class OutgoingWebhook:
     rotation keeps it (a grace period): the webhook is then signed with both,
     the current secret's signature first. Also left out of ``repr()``.
 
+    ``allow_private_addresses`` is False unless the host allows webhooks to
+    non-public addresses (:attr:`~bookingcore.services.WebhookSettings.allow_private_addresses`):
+    a sender then refuses, without a request and for good (``retryable=False``),
+    a URL whose host is or resolves to a loopback, private, link-local or other
+    non-public address (see
+    :func:`~bookingcore.domain.partner_webhooks.is_public_address`).
+
     .. versionadded:: 0.2
     .. versionchanged:: 0.4
-       ``previous_secret``.
+       ``previous_secret``, ``allow_private_addresses``.
     """
 
     webhook_id: str
@@ -43,6 +50,7 @@ class OutgoingWebhook:
     topic: str | None = None
     attempt: int = 1
     previous_secret: str | None = attrs.field(default=None, repr=False)
+    allow_private_addresses: bool = False
 
 
 @attrs.frozen
@@ -56,7 +64,8 @@ class WebhookResponse:
     ``retry_after`` is how long the receiver asked to be left alone (its
     ``Retry-After`` header, on a 429 or a 503 say): the next attempt waits at
     least that long, up to the retry policy's ``max_delay``. A 410 is final
-    whatever ``retryable`` says.
+    whatever ``retryable`` says, and disables the partner's webhook endpoint
+    (:attr:`~bookingcore.domain.Partner.webhook_disabled_at`).
 
     .. versionadded:: 0.2
     .. versionchanged:: 0.4

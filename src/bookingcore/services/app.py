@@ -380,7 +380,13 @@ class BookingCore:
         self.travelers = TravelerService(self.context)
         self.bookings = BookingService(self.context, self.customers)
         self.catalog = CatalogService(self.context, self.bookings)
-        self.partners = PartnerService(self.context, rate_limiter=rate_limiter)
+        self.partners = PartnerService(
+            self.context,
+            rate_limiter=rate_limiter,
+            allow_private_webhook_addresses=(
+                webhook_settings is not None and webhook_settings.allow_private_addresses
+            ),
+        )
         self.communications = CommunicationService(self.context, notifier)
         self.devices = PushDeviceService(self.context)
         self.sharing = TripSharingService(self.context)

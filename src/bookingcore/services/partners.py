@@ -47,7 +47,11 @@ from bookingcore.domain._validation import (
 )
 from bookingcore.domain.audit import AuditAction, AuditEntry, audit_value, diff, snapshot
 from bookingcore.domain.auth import RevocationReason
-from bookingcore.domain.partner_webhooks import redact_url_password
+from bookingcore.domain.partner_webhooks import (
+    is_public_address,
+    literal_address,
+    redact_url_password,
+)
 from bookingcore.domain.partners import (
     API_SECRET_PREFIX,
     WEBHOOK_SECRET_PREFIX,
@@ -184,9 +188,12 @@ def _commission(value: Decimal | int | str | None) -> Decimal | None:
 _HOST_NAME = re.compile(r"[\w.-]+")
 
 
-def _webhook_url(value: str | None) -> str | None:
+def _webhook_url(value: str | None, *, allow_private: bool = False) -> str | None:
     """``value`` checked as an http(s) URL with a host (and a valid port, if any), no
-    whitespace anywhere: a URL the sender can POST to as it is."""
+    whitespace anywhere: a URL the sender can POST to as it is. Unless
+    ``allow_private``, a host that is a non-public IP address (loopback, private,
+    link-local, ...: see :func:`~bookingcore.domain.partner_webhooks.is_public_address`)
+    or ``localhost`` is refused too."""
     if value is None:
         return None
     check_text(value, "webhook_url")
@@ -207,7 +214,25 @@ def _webhook_url(value: str | None) -> str | None:
     if not usable:
         msg = f"{value!r} is not an http(s) URL with a host"
         raise ValidationError.single("webhook_url", msg, "invalid_url")
+    assert host is not None
+    if not allow_private and _private_host(host):
+        msg = (
+            f"{redact_url_password(url)!r} points at {host}, a loopback, private, "
+            "link-local or otherwise non-public address; webhooks go to public hosts "
+            "only (WebhookSettings(allow_private_addresses=True) allows others)"
+        )
+        raise ValidationError.single("webhook_url", msg, "private_address")
     return url
+
+
+def _private_host(host: str) -> bool:
+    """True when ``host`` names a non-public IP address literally, or is ``localhost``
+    (RFC 6761: it and its subdomains are this machine)."""
+    name = host.lower().rstrip(".")
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    address = literal_address(host)
+    return address is not None and not is_public_address(address)
 
 
 def _is_ip(host: str) -> bool:
@@ -227,8 +252,16 @@ class PartnerService:
         rate_limiter: counts each partner's requests (the memory adapter for one
             process, Redis for several); ``None`` switches rate limiting off.
         limits: the default per-partner limit.
+        allow_private_webhook_addresses: accept a ``webhook_url`` whose host is a
+            loopback, private, link-local or other non-public IP address, or
+            ``localhost`` (refused by default, against server-side request
+            forgery). :class:`~bookingcore.BookingCore` sets it from
+            :attr:`WebhookSettings.allow_private_addresses
+            <bookingcore.services.WebhookSettings.allow_private_addresses>`.
 
     .. versionadded:: 0.1
+    .. versionchanged:: 0.4
+       ``allow_private_webhook_addresses``; non-public webhook addresses are refused.
     """
 
     #: Rate-limiter keys are this prefix and the partner id.
@@ -240,10 +273,12 @@ class PartnerService:
         *,
         rate_limiter: RateLimiter | None = None,
         limits: PartnerLimits | None = None,
+        allow_private_webhook_addresses: bool = False,
     ) -> None:
         self._ctx = context
         self._rate_limiter = rate_limiter
         self.limits = limits or PartnerLimits()
+        self._allow_private = allow_private_webhook_addresses
 
     def register(
         self,
@@ -289,7 +324,7 @@ class PartnerService:
             )
         )
         rate = p.capture(lambda: _commission(commission_rate))
-        url = p.capture(lambda: _webhook_url(webhook_url))
+        url = p.capture(lambda: _webhook_url(webhook_url, allow_private=self._allow_private))
         options = p.capture(lambda: check_partner_settings(settings or {}))
         locations = frozenset(allowed_location_ids)
         with self._ctx.transaction() as tx:
@@ -687,7 +722,9 @@ class PartnerService:
 
         A new ``commission_rate`` applies to payments captured from now on;
         commission already accrued stays as it was. A new ``webhook_url`` gets
-        the webhooks sent from now on, signed with the same secret. Changing
+        the webhooks sent from now on, signed with the same secret; setting
+        ``webhook_url`` (even to the URL it has) enables the partner's webhook
+        endpoint again when a ``410 Gone`` answer disabled it. Changing
         nothing writes nothing; a change leaves an audit entry with the old and
         new values.
 
@@ -730,7 +767,9 @@ class PartnerService:
         if not isinstance(commission_rate, Unset):
             details["commission_rate"] = p.capture(lambda: _commission(commission_rate))
         if not isinstance(webhook_url, Unset):
-            details["webhook_url"] = p.capture(lambda: _webhook_url(webhook_url))
+            details["webhook_url"] = p.capture(
+                lambda: _webhook_url(webhook_url, allow_private=self._allow_private)
+            )
         p.raise_if_any()
         return self._change(
             partner_id, principal, details=details, expected_version=expected_version
@@ -751,6 +790,22 @@ class PartnerService:
             ValidationError: an unknown location id.
         """
         return self._change(partner_id, principal, locations=frozenset(location_ids))
+
+    def enable_webhooks(self, partner_id: PartnerId, *, principal: Principal) -> Partner:
+        """Send webhooks to the partner's endpoint again after its receiver answered
+        ``410 Gone``, which disabled it (see
+        :attr:`~bookingcore.domain.Partner.webhook_disabled_at`). New booking events
+        schedule webhooks again from now on; the ones that went dead meanwhile stay
+        dead until re-sent (:meth:`~bookingcore.services.WebhookService.resend`).
+        Audited; a partner whose endpoint is enabled is left as it is.
+
+        Raises:
+            PermissionDeniedError: ``principal`` lacks ``manage_partners``.
+            NotFoundError: no such partner.
+
+        .. versionadded:: 0.4
+        """
+        return self._change(partner_id, principal, enable_webhooks=True)
 
     def set_active(self, partner_id: PartnerId, active: bool, *, principal: Principal) -> Partner:
         """Switch a partner on or off; an inactive partner cannot book or list slots.
@@ -784,6 +839,7 @@ class PartnerService:
         settings: Mapping[str, str] | None = None,
         details: Mapping[str, object] | None = None,
         expected_version: int | None = None,
+        enable_webhooks: bool = False,
     ) -> Partner:
         policy.require(
             principal.has(Permission.MANAGE_PARTNERS), f"{principal} may not change partners"
@@ -794,7 +850,7 @@ class PartnerService:
             if partner is None:
                 raise NotFoundError("partner", partner_id)
             partner.check_version(expected_version)
-            before = snapshot(partner, (*_AUDITED, "settings"))
+            before = snapshot(partner, _CHANGES)
             email = (details or {}).get("contact_email")
             if (
                 isinstance(email, EmailAddress)
@@ -806,6 +862,8 @@ class PartnerService:
                     raise DuplicateError(msg, entity="partner", existing_id=other.id)
             for field, value in (details or {}).items():
                 setattr(partner, field, value)
+            if enable_webhooks or "webhook_url" in (details or {}):
+                partner.enable_webhooks()
             if settings is not None:
                 partner.settings = check_partner_settings(settings)
             if locations is not None:
@@ -815,7 +873,7 @@ class PartnerService:
                 partner.allowed_location_ids = locations
             if active is not None:
                 partner.is_active = active
-            old, new = diff(before, snapshot(partner, (*_AUDITED, "settings")))
+            old, new = diff(before, snapshot(partner, _CHANGES))
             if not new:
                 return partner
             partner.updated_at = self._ctx.now()
@@ -896,3 +954,6 @@ _AUDITED = (
     "allowed_location_ids",
     "is_active",
 )
+
+#: What a change's audit entry records besides: whether its webhook endpoint is disabled.
+_CHANGES = (*_AUDITED, "settings", "webhook_disabled_at", "webhook_disabled_reason")

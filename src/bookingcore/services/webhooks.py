@@ -44,7 +44,7 @@ import attrs
 
 from bookingcore.domain import policy
 from bookingcore.domain._validation import parse_choice
-from bookingcore.domain.audit import AuditAction
+from bookingcore.domain.audit import AuditAction, audit_value
 from bookingcore.domain.bookings import Booking
 from bookingcore.domain.cancellation import CANCELLATION_METADATA_KEYS, recorded_refund
 from bookingcore.domain.events import (
@@ -71,6 +71,7 @@ from bookingcore.ports.uow import UnitOfWork
 from bookingcore.ports.webhooks import OutgoingWebhook, WebhookResponse, WebhookSender
 from bookingcore.services._context import (
     ServiceContext,
+    Transaction,
     claim_request,
     fingerprint,
     principal_key,
@@ -118,14 +119,25 @@ class WebhookSettings:
         jitter_source: draws the jitter of each retry delay, a float in
             ``[0, 1)`` (``random.random`` by default; tests pass a fixed one,
             e.g. ``lambda: 0.5`` for the plain exponential delays).
+        allow_private_addresses: send webhooks to loopback, private, link-local
+            and other non-public addresses too (False by default, against
+            server-side request forgery: a partner's URL could otherwise reach
+            the host's own network or its cloud's metadata service). For tests
+            and on-premises hosts whose partners sit on the local network. It
+            decides which ``webhook_url`` the partners service accepts, and is
+            passed to the sender on each webhook
+            (:attr:`~bookingcore.ports.OutgoingWebhook.allow_private_addresses`).
 
     .. versionadded:: 0.2
+    .. versionchanged:: 0.4
+       ``allow_private_addresses``.
     """
 
     retry: WebhookRetryPolicy = attrs.Factory(WebhookRetryPolicy)
     lease: timedelta = attrs.field(default=timedelta(minutes=2), validator=_positive_time)
     batch: int = attrs.field(default=10, validator=_positive)
     jitter_source: Callable[[], float] = attrs.field(default=random.random, eq=False)
+    allow_private_addresses: bool = False
 
 
 @attrs.define
@@ -273,8 +285,12 @@ class WebhookService:
         """Add the webhooks ``event`` calls for to ``context.uow``; returns them.
 
         Nothing for a booking without a partner, an inactive partner, a
-        partner without a webhook URL, or topics it did not subscribe to. A
+        partner without a webhook URL or whose webhook endpoint is disabled
+        (it answered ``410 Gone``), or topics it did not subscribe to. A
         delivery scheduled before (a repeated event) is not scheduled again.
+
+        .. versionchanged:: 0.4
+           Nothing for a partner whose webhook endpoint is disabled.
         """
         if not isinstance(event, _SCHEDULING):
             return []
@@ -283,7 +299,7 @@ class WebhookService:
         if booking is None or booking.partner_id is None:
             return []
         partner = uow.partners.get(booking.partner_id)
-        if partner is None or not partner.is_active:
+        if partner is None or not partner.is_active or partner.webhooks_disabled:
             return []
         try:
             cancelled = self._ctx.settings.lifecycle(booking.lifecycle).cancelled
@@ -371,8 +387,9 @@ class WebhookService:
         report = WebhookRunReport()
         claims = self._claim(start, limit or self.settings.batch, report)
         report.claimed = len(claims)
+        gone: set[UUID] = set()  # partners whose endpoint answered 410 in this run
         for claim in claims:
-            self._attempt(claim, now, report)
+            self._attempt(claim, now, report, gone)
         return report
 
     def _claim(self, now: datetime, limit: int, report: WebhookRunReport) -> list[_Claim]:
@@ -461,6 +478,10 @@ class WebhookService:
             return None, "the partner is inactive", None
         if not partner.webhook_url:
             return None, "the partner has no webhook URL", None
+        if partner.webhook_disabled_at is not None:
+            since = _iso(partner.webhook_disabled_at)
+            why = partner.webhook_disabled_reason or "disabled"
+            return None, f"the partner's webhook endpoint is disabled since {since}: {why}", None
         if delivery.topic not in partner.webhook_topics():
             return None, f"the partner no longer subscribes to {delivery.topic.value}", None
         if not partner.webhook_secret:
@@ -478,15 +499,23 @@ class WebhookService:
                 topic=delivery.topic.value,
                 attempt=attempt,
                 previous_secret=previous,
+                allow_private_addresses=self.settings.allow_private_addresses,
             ),
             None,
             None if previous is None else partner.previous_webhook_secret_expires_at,
         )
 
-    def _attempt(self, claim: _Claim, now: datetime | None, report: WebhookRunReport) -> None:
+    def _attempt(
+        self, claim: _Claim, now: datetime | None, report: WebhookRunReport, gone: set[UUID]
+    ) -> None:
         sending_at: datetime | None = None
         if claim.webhook is None:
             response = WebhookResponse(None, 0, error=claim.problem, retryable=False)
+            url = ""
+        elif claim.webhook.partner_id in gone:
+            # Claimed before the endpoint answered 410 Gone earlier in this run.
+            error = "the partner's webhook endpoint is disabled: it answered 410 Gone"
+            response = WebhookResponse(None, 0, error=error, retryable=False)
             url = ""
         else:
             assert self._sender is not None
@@ -517,6 +546,8 @@ class WebhookService:
                 )
                 response = WebhookResponse(None, 0, error=text)
             response = _redacted(response, webhook.url)
+            if response.status_code == _GONE and webhook.partner_id is not None:
+                gone.add(webhook.partner_id)
         # The caller's time when it gave one; else the clock's, after the send (and
         # the attempt's start: when the send began).
         at = now or self._ctx.now()
@@ -550,7 +581,8 @@ class WebhookService:
         response: WebhookResponse,
         started: datetime,
     ) -> str:
-        with self._ctx.uow_factory() as uow:
+        with self._ctx.transaction() as tx:
+            uow = tx.uow
             delivery = uow.webhook_deliveries.get(claim.delivery_id)
             if delivery is None:  # pragma: no cover - deliveries are never deleted
                 return "late"
@@ -603,7 +635,9 @@ class WebhookService:
                     )
                     dead = delivery.status is WebhookDeliveryStatus.DEAD
                     outcome = "dead" if dead else "retrying"
-            uow.commit()
+                    if response.status_code == _GONE and claim.webhook is not None:
+                        self._disable_endpoint(tx, delivery, claim.webhook.url, url, now)
+            tx.commit()
         level = logging.INFO if outcome == "delivered" else logging.WARNING
         _log.log(
             level,
@@ -621,6 +655,39 @@ class WebhookService:
             },
         )
         return outcome
+
+    def _disable_endpoint(
+        self, tx: Transaction, delivery: WebhookDelivery, sent_to: str, shown: str, now: datetime
+    ) -> None:
+        """The receiver at ``sent_to`` answered 410 Gone: disable the partner's webhook
+        endpoint, unless its URL changed since (the new one was not asked) or it is
+        disabled already; audited as the system's doing."""
+        partner = tx.uow.partners.get(delivery.partner_id)
+        if partner is None or partner.webhook_url != sent_to:
+            return
+        reason = f"{shown} answered 410 Gone to webhook {delivery.webhook_id}"
+        if not partner.disable_webhooks(now, reason):
+            return
+        partner.version += 1
+        assert partner.webhook_disabled_at is not None
+        tx.audit(
+            Principal.system("webhooks"),
+            entity="partner",
+            entity_id=partner.id,
+            action=AuditAction.UPDATED,
+            old={"webhook_disabled_at": None, "webhook_disabled_reason": None},
+            new={
+                "webhook_disabled_at": audit_value(partner.webhook_disabled_at),
+                "webhook_disabled_reason": partner.webhook_disabled_reason,
+            },
+            reason="webhook endpoint disabled: it answered 410 Gone",
+        )
+        _log.warning(
+            "partner %s: webhook endpoint disabled, %s",
+            partner.id,
+            reason,
+            extra={"partner": str(partner.id), "job": "webhooks.deliver_due"},
+        )
 
     # ------------------------------------------------------------------ staff and partners
 

@@ -80,6 +80,9 @@ partners = Table(
     when("previous_api_secret_expires_at", nullable=True),
     Column("previous_webhook_secret", String()),
     when("previous_webhook_secret_expires_at", nullable=True),
+    # Its webhook endpoint answered 410 Gone: disabled since when, and why (migration 0053).
+    when("webhook_disabled_at", nullable=True),
+    Column("webhook_disabled_reason", Text()),
     Index(None, "is_active"),
     # Listed newest first by (created_at, id), keyset-paged.
     Index(None, "created_at", "id"),
@@ -113,6 +116,8 @@ def _dump_partner(p: Partner) -> Row:
         "previous_api_secret_expires_at": p.previous_api_secret_expires_at,
         "previous_webhook_secret": p.previous_webhook_secret,
         "previous_webhook_secret_expires_at": p.previous_webhook_secret_expires_at,
+        "webhook_disabled_at": p.webhook_disabled_at,
+        "webhook_disabled_reason": p.webhook_disabled_reason,
     }
 
 
@@ -139,6 +144,8 @@ def _load_partner(r: Stored, _: Sequence[Stored]) -> Partner:
         previous_api_secret_expires_at=r["previous_api_secret_expires_at"],
         previous_webhook_secret=r["previous_webhook_secret"],
         previous_webhook_secret_expires_at=r["previous_webhook_secret_expires_at"],
+        webhook_disabled_at=r["webhook_disabled_at"],
+        webhook_disabled_reason=r["webhook_disabled_reason"],
     )
 
 

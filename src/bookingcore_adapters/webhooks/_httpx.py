@@ -7,16 +7,24 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import logging
+import socket
 import time
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
+import attrs
 import httpx
 from standardwebhooks import Webhook
 
-from bookingcore.domain.partner_webhooks import SignatureScheme, redact_url_password
+from bookingcore.domain.partner_webhooks import (
+    SignatureScheme,
+    is_public_address,
+    literal_address,
+    redact_url_password,
+)
 from bookingcore.domain.webhooks import SIGNATURE_HEADER, sign
 from bookingcore.errors import ValidationError
 from bookingcore.ports.webhooks import OutgoingWebhook, WebhookResponse
@@ -119,6 +127,20 @@ class HttpxWebhookSender(OwnedClient):
     a URL that is not http(s) or that httpx cannot parse, or a secret that
     cannot sign, is not.
 
+    Unless the webhook allows private addresses
+    (:attr:`~bookingcore.ports.OutgoingWebhook.allow_private_addresses`, from
+    :attr:`~bookingcore.services.WebhookSettings.allow_private_addresses`), the
+    URL's host is resolved once and every address it resolves to must be public
+    (:func:`~bookingcore.domain.partner_webhooks.is_public_address`): one that is
+    loopback, private, link-local (the cloud metadata service at
+    ``169.254.169.254``), unique-local or otherwise non-public fails the attempt
+    for good (``retryable=False``) without a request. The request then goes to
+    the first address checked, not to a second lookup of the name, so a DNS
+    answer that changes in between (DNS rebinding) cannot redirect it; the
+    ``Host`` header and, for https, the TLS server name and certificate check
+    stay those of the URL's host. A name that does not resolve is a retryable
+    failure.
+
     The status code is the answer: of the body only the first 300 characters
     are read (the attempt log's excerpt), and no longer than ``timeout`` after
     the request started, so a huge or trickling body cannot hold the worker.
@@ -164,16 +186,30 @@ class HttpxWebhookSender(OwnedClient):
         except ValidationError as exc:
             return WebhookResponse(None, 0, error=str(exc), retryable=False)
         started = time.perf_counter()
+        target: str | httpx.URL = webhook.url
+        extensions: dict[str, str] = {}
+        if not webhook.allow_private_addresses:
+            try:
+                checked = _checked_address(webhook.url)
+            except httpx.InvalidURL as exc:
+                return WebhookResponse(None, 0, error=f"unusable URL: {exc}", retryable=False)
+            if isinstance(checked, WebhookResponse):
+                return attrs.evolve(checked, latency_ms=_elapsed_ms(started))
+            target, host_header, sni = checked
+            headers["Host"] = host_header
+            if sni is not None:
+                extensions["sni_hostname"] = sni
         try:
             # Streamed: the status is the answer; of the body only the excerpt is read,
             # within the timeout, so a huge or trickling body cannot hold the worker.
             with self._client.stream(
                 "POST",
-                webhook.url,
+                target,
                 content=webhook.body,
                 headers=headers,
                 timeout=self._timeout,
                 follow_redirects=False,
+                extensions=extensions,
             ) as response:
                 excerpt = self._excerpt(response, started)
         except httpx.TimeoutException:
@@ -216,6 +252,45 @@ class HttpxWebhookSender(OwnedClient):
         except LookupError:  # a charset Python does not know
             text = bytes(data).decode("utf-8", errors="replace")
         return text[:_MAX_EXCERPT] or None
+
+
+def _checked_address(url: str) -> tuple[httpx.URL, str, str | None] | WebhookResponse:
+    """``url`` with its host replaced by the one address it was checked to resolve
+    to, the ``Host`` header of the original, and the TLS server name to send (https
+    to a host name); or the failed attempt when the host does not resolve or
+    resolves to any non-public address.
+
+    Raises:
+        httpx.InvalidURL: httpx cannot parse ``url``.
+    """
+    parsed = httpx.URL(url)
+    host = parsed.raw_host.decode("ascii")  # IDNA encoded; an IPv6 address without brackets
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    literal = literal_address(host)
+    addresses: list[ipaddress.IPv4Address | ipaddress.IPv6Address] = []
+    if literal is not None:
+        addresses.append(literal)
+    else:
+        try:
+            found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except (OSError, UnicodeError) as exc:
+            return WebhookResponse(None, 0, error=f"could not resolve {host}: {exc}")
+        for *_, sockaddr in found:
+            address = ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])
+            if address not in addresses:
+                addresses.append(address)
+    refused = [a for a in addresses if not is_public_address(a)]
+    if refused or not addresses:
+        shown = ", ".join(str(a) for a in refused) or "nothing"
+        error = (
+            f"refused: {host} resolves to {shown}, not a public address (loopback, "
+            "private, link-local or reserved); set WebhookSettings("
+            "allow_private_addresses=True) to send to such hosts"
+        )
+        return WebhookResponse(None, 0, error=error, retryable=False)
+    pinned = parsed.copy_with(host=str(addresses[0]))
+    sni = host if parsed.scheme == "https" and literal is None else None
+    return pinned, parsed.netloc.decode("ascii"), sni
 
 
 def _retry_after(value: str | None) -> timedelta | None:

@@ -421,3 +421,44 @@ def test_staff_list_customers_and_bookings_of_every_channel(
     ]
     bravo = _partner(api_core, client, slot, "Bravo")
     assert bookings(bravo, partner_id=by_partner["partner_id"]).status_code == 403
+
+
+def test_staff_see_a_disabled_webhook_endpoint_and_enable_it(
+    api_core: BookingCore, client: ApiClient, staff_headers: dict[str, str], slot: Slot
+) -> None:
+    """A 410 Gone answer disabled the partner's endpoint: staff see when and why, and
+    ``POST .../webhooks/enable`` sends it webhooks again."""
+    registered = client.post(
+        "/api/admin/partners",
+        json={
+            "name": "Gone",
+            "company_name": "Gone Travel",
+            "contact_email": "ops@gone.example",
+            "allowed_location_ids": [str(slot.location_id)],
+            "webhook_url": "https://hooks:s3cret-pw@gone.example/in",
+        },
+        headers=staff_headers,
+    )
+    assert registered.status_code == 201, registered.text
+    partner_id = registered.json()["partner"]["id"]
+    with api_core.context.uow_factory() as uow:  # what a 410 answer does
+        partner = uow.partners.get(PartnerId(UUID(partner_id)))
+        assert partner is not None
+        reason = "https://hooks:s3cret-pw@gone.example/in answered 410 Gone to webhook msg_1"
+        partner.disable_webhooks(api_core.context.now(), reason)
+        partner.version += 1
+        uow.commit()
+    url = f"/api/admin/partners/{partner_id}"
+    shown = client.get(url, headers=staff_headers)
+    assert shown.status_code == 200, shown.text
+    assert shown.json()["webhook_disabled_at"] is not None
+    assert "410 Gone" in shown.json()["webhook_disabled_reason"]
+    assert "s3cret" not in shown.text
+    enabled = client.post(f"{url}/webhooks/enable", headers=staff_headers)
+    assert enabled.status_code == 200, enabled.text
+    assert (enabled.json()["webhook_disabled_at"], enabled.json()["webhook_disabled_reason"]) == (
+        None,
+        None,
+    )
+    missing = client.post(f"/api/admin/partners/{uuid4()}/webhooks/enable", headers=staff_headers)
+    assert missing.status_code == 404
