@@ -447,6 +447,39 @@ class TestQuotations:
             )
         assert caught.value.fields == ("lines[2].currency",)
 
+    def test_without_exchange_rates_a_line_in_another_currency_names_its_currency(
+        self,
+    ) -> None:
+        h = _holiday(Settings(default_region="IN"))
+        core = BookingCore(
+            uow_factory=h.core.context.uow_factory, clock=h.clock, settings=h.core.settings
+        )
+        customer = core.customers.register("+919876543210", principal=h.admin).customer
+        with pytest.raises(ValidationError) as caught:
+            core.quotations.create(
+                QuotationRequest(
+                    customer_id=customer.id,
+                    slot_id=h.slot.id,
+                    travelers=1,
+                    lines=h.lines(),
+                    valid_until=h.clock.now().date() + timedelta(days=10),
+                ),
+                principal=h.admin,
+            )
+        assert caught.value.fields == ("lines[0].currency",)
+        assert caught.value.errors[0].code == "no_rate"
+
+    def test_a_rejection_with_a_bad_reason_leaves_the_revision_as_it_was(
+        self, holiday: Holiday
+    ) -> None:
+        _, quotation = _quoted(holiday)
+        sent = holiday.core.quotations.send(quotation.id, principal=holiday.admin).quotation
+        version = sent.version
+        with pytest.raises(ValidationError) as caught:
+            sent.reject(now=holiday.clock.now(), reason="x" * 1001)
+        assert caught.value.fields == ("reason",)
+        assert (sent.status, sent.version, sent.decided_at) == (QuotationStatus.SENT, version, None)
+
     @pytest.mark.parametrize("travelers", [0, -1])
     def test_a_revision_for_no_travelers_is_refused_not_ignored(
         self, holiday: Holiday, travelers: int
@@ -751,6 +784,26 @@ class TestTripsItinerariesAndDocuments:
         assert caught.value.fields == ("booking_ids[0]",)
         with pytest.raises(NotFoundError):
             core.trips.get(trip.id, principal=Principal.customer(other.id))
+
+    def test_adding_a_booking_the_trip_holds_already_names_booking_id(
+        self, holiday: Holiday
+    ) -> None:
+        core, admin = holiday.core, holiday.admin
+        booking = self._booked(holiday)
+        start = holiday.slot.starts_at.date()
+        trip = core.trips.create(
+            booking.customer_id,
+            "Ladakh in spring",
+            starts_on=start,
+            ends_on=start,
+            booking_ids=[booking.id],
+            principal=admin,
+        )
+        with pytest.raises(ValidationError) as caught:
+            core.trips.add_booking(trip.id, booking.id, principal=admin)
+        assert caught.value.fields == ("booking_id",)
+        assert caught.value.errors[0].code == "on_this_trip"
+        assert core.trips.get(trip.id, principal=admin).version == trip.version
 
     def test_the_itinerary_is_planned_from_the_items_and_edited_by_staff(
         self, holiday: Holiday

@@ -319,13 +319,19 @@ class Traveler(Versioned):
         details: TravelerDetails,
         region: str | None,
         now: datetime,
+        today: date | None = None,
     ) -> Traveler:
         """Validate ``details`` and build a traveler owned by ``customer_id``.
 
+        ``today`` is the business's calendar day at ``now`` (a birth date may not
+        fall after it); ``now``'s own date when not given.
+
         Raises:
             ValidationError: naming every bad field of ``details``.
+
+        .. versionchanged:: 0.4 ``today``.
         """
-        clean = details.validated(region=region, today=now.date())
+        clean = details.validated(region=region, today=now.date() if today is None else today)
         return cls(
             id=traveler_id,
             customer_id=customer_id,
@@ -334,13 +340,24 @@ class Traveler(Versioned):
             **attrs.asdict(clean, recurse=False),
         )
 
-    def update(self, details: TravelerDetails, *, region: str | None, now: datetime) -> None:
+    def update(
+        self,
+        details: TravelerDetails,
+        *,
+        region: str | None,
+        now: datetime,
+        today: date | None = None,
+    ) -> None:
         """Replace the traveler's details with ``details`` (validated first).
+
+        ``today`` is the business's calendar day at ``now``, as for :meth:`create`.
 
         Raises:
             ValidationError: naming every bad field; nothing is changed.
+
+        .. versionchanged:: 0.4 ``today``.
         """
-        clean = details.validated(region=region, today=now.date())
+        clean = details.validated(region=region, today=now.date() if today is None else today)
         for name, value in attrs.asdict(clean, recurse=False).items():
             setattr(self, name, value)
         self.updated_at = now

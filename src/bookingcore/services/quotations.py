@@ -551,7 +551,7 @@ class QuotationService:
     def _rate(self, source: str, target: str, today: date) -> Decimal:
         if self._rates is None:
             msg = f"priced in {source}, quoted in {target}, and no exchange rates are configured"
-            raise ValidationError.single("unit_price", msg, "no_rate")
+            raise ValidationError.single("currency", msg, "no_rate")
         rate = self._rates.rate(source, target, on=today)
         if not isinstance(cast(object, rate), Decimal) or rate <= 0:
             msg = f"the exchange rates gave {rate!r} for {source}->{target}, not a positive Decimal"
@@ -843,6 +843,7 @@ class QuotationService:
                 f"{principal} may not reject quotation {quotation.reference}",
             )
             quotation.reject(now=self._ctx.now(), reason=reason)
+            reason = quotation.rejection_reason  # as cleaned
             self._audit(tx, principal, quotation, AuditAction.STATUS_CHANGED, reason=reason)
             tx.commit()
             return quotation

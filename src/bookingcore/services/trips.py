@@ -202,8 +202,9 @@ class TripService:
         Raises:
             NotFoundError: no such trip.
             PermissionDeniedError: ``principal`` does not change everything.
-            ValidationError: on ``booking_id``: unknown, another customer's, or
-                on a trip already; a malformed ``idempotency_key``.
+            ValidationError: on ``booking_id``: unknown, another customer's, on
+                another trip (``on_another_trip``) or on this one already
+                (``on_this_trip``); a malformed ``idempotency_key``.
             IdempotencyConflictError: ``idempotency_key`` was used for another
                 request or another kind of operation.
 
@@ -214,6 +215,9 @@ class TripService:
         def add(uow: UnitOfWork, trip: Trip, now: datetime) -> None:
             uow.bookings.get_for_update(booking_id)
             self._check_booking(uow, trip, booking_id, "booking_id")
+            if booking_id in trip.booking_ids:
+                msg = f"booking {booking_id} is on this trip already"
+                raise ValidationError.single("booking_id", msg, "on_this_trip")
             trip.add_booking(booking_id, now=now)
 
         return self._change_bookings(
