@@ -250,6 +250,16 @@ class TestLeads:
         lost = core.leads.move(lead.id, "lost", principal=admin, reason="went elsewhere")
         assert (lost.status, lost.lost_reason) == (LeadStatus.LOST, "went elsewhere")
 
+    def test_losing_a_lead_with_a_bad_reason_leaves_it_as_it_was(self, holiday: Holiday) -> None:
+        lead = holiday.core.leads.capture(
+            LeadRequest(source="phone", phone="+919876543210"), principal=holiday.admin
+        )
+        version = lead.version
+        with pytest.raises(ValidationError) as caught:
+            lead.move("lost", now=holiday.clock.now(), reason="x" * 501)
+        assert caught.value.fields == ("reason",)
+        assert (lead.status, lead.version) == (LeadStatus.NEW, version)
+
     @pytest.mark.parametrize("target", ["quoted", "won"])
     def test_quoted_and_won_follow_from_quotations_not_from_a_manual_move(
         self, holiday: Holiday, target: str
@@ -664,6 +674,21 @@ class TestSupplierAnswers:
             with pytest.raises(ValidationError) as caught:
                 core.items.for_supplier(principal=hotel_user, status=unknown)
             assert caught.value.fields == ("status",)
+
+    def test_a_confirmation_with_a_bad_reference_leaves_the_item_pending(
+        self, holiday: Holiday
+    ) -> None:
+        core = holiday.core
+        booking = self._booked(holiday)
+        hotel_user = holiday.supplier_user(holiday.hotel)
+        (item,) = core.items.for_booking(booking.id, principal=hotel_user)
+        with pytest.raises(ValidationError) as caught:
+            core.items.confirm(item.id, principal=hotel_user, supplier_reference="R" * 256)
+        assert caught.value.fields == ("supplier_reference",)
+        version = item.version
+        with pytest.raises(ValidationError):
+            item.confirm(now=holiday.clock.now(), supplier_reference="R" * 256)
+        assert (item.status, item.version) == (BookingItemStatus.PENDING, version)
 
     def test_the_booking_reaches_supplier_confirmed_only_when_every_item_is_confirmed(
         self, holiday: Holiday

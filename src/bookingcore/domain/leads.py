@@ -177,7 +177,8 @@ class Lead(Versioned):
         """Move the lead to ``target``; a lost lead keeps ``reason`` as its ``lost_reason``.
 
         Raises:
-            ValidationError: on ``status`` for an unknown status.
+            ValidationError: on ``status`` for an unknown status; on ``reason`` when
+                it is not text or over 500 characters (the lead is left as it was).
             InvalidTransitionError: the move is not in the table.
         """
         wanted = _status(target)
@@ -185,10 +186,11 @@ class Lead(Versioned):
             self.touch(now)  # a further quotation for a quoted lead
             return
         check_move("lead", f"lead {self.id}", _MOVES, self.status, wanted)
-        self.status = wanted
-        self.lost_reason = (
+        lost_reason = (
             clean_text(reason, "reason", max_length=500) if wanted is LeadStatus.LOST else None
         )
+        self.status = wanted
+        self.lost_reason = lost_reason
         self.touch(now)
 
     def win(self, *, now: datetime) -> None:
