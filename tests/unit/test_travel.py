@@ -3,7 +3,7 @@ booking, suppliers' answers, multi-currency lines, the catalogue's updates and t
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -809,6 +809,26 @@ class TestTripsItinerariesAndDocuments:
         assert caught.value.fields == ("booking_ids[0]",)
         with pytest.raises(NotFoundError):
             core.trips.get(trip.id, principal=Principal.customer(other.id))
+
+    @pytest.mark.parametrize("field", ["starts_on", "ends_on"])
+    @pytest.mark.parametrize("value", ["2026-03-01", datetime(2026, 3, 1, tzinfo=UTC), None])
+    def test_trip_dates_that_are_not_days_are_refused_on_their_field(
+        self, holiday: Holiday, field: str, value: object
+    ) -> None:
+        core, admin = holiday.core, holiday.admin
+        customer = core.customers.register("+919876500000", principal=admin).customer
+        dates: dict[str, Any] = {"starts_on": date(2026, 3, 1), "ends_on": date(2026, 3, 9)}
+        dates[field] = value
+        with pytest.raises(ValidationError) as caught:
+            core.trips.create(customer.id, "Spring", principal=admin, **dates)
+        assert caught.value.fields == (field,)
+        assert list(core.trips.for_customer(customer.id, principal=admin)) == []
+
+    @pytest.mark.parametrize("value", ["2026-03-01", datetime(2026, 3, 1, tzinfo=UTC)])
+    def test_an_itinerary_day_that_is_not_a_day_is_refused_on_day(self, value: object) -> None:
+        with pytest.raises(ValidationError) as caught:
+            ItineraryDay(day=value, title="Pangong lake")  # type: ignore[arg-type]
+        assert caught.value.fields == ("day",)
 
     def test_adding_a_booking_the_trip_holds_already_names_booking_id(
         self, holiday: Holiday

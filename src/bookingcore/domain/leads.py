@@ -25,7 +25,7 @@ from datetime import date, datetime
 
 import attrs
 
-from bookingcore.domain._validation import check_move, clean_text, parse_choice
+from bookingcore.domain._validation import calendar_day, check_move, clean_text, parse_choice
 from bookingcore.domain.values import (
     CustomerId,
     LeadId,
@@ -102,11 +102,7 @@ def lead_date(value: object, field: str) -> date | None:
 
     .. versionadded:: 0.4
     """
-    if value is None:
-        return None
-    if isinstance(value, datetime) or not isinstance(value, date):
-        raise ValidationError.single(field, "must be a date", "invalid_type")
-    return value
+    return None if value is None else calendar_day(value, field)
 
 
 def _party(value: object) -> int | None:
