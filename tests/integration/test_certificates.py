@@ -5,7 +5,7 @@ Each test runs on memory, SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from tests._threads import all_at_once, at_once
@@ -326,6 +326,29 @@ def test_naive_datetimes_are_refused_naming_the_field_and_nothing_is_stored(
     with pytest.raises(ValidationError) as report_at:
         core.certificates.compliance_report(principal=ADMIN, now=naive)
     assert report_at.value.fields == ("now",)
+
+
+def test_a_day_or_text_for_a_time_is_refused_naming_the_field(
+    any_store: MemoryStore | SqlStore,
+) -> None:
+    """A certificate's times are datetimes: a date (the expiry printed on a card) or text
+    is a ValidationError on its field, not an AttributeError."""
+    core = _core(any_store)
+    booking = _completed(core)
+    for wrong in (date(2030, 1, 1), "2030-01-01T09:00:00+00:00"):
+        for field in ("expires_at", "issued_at"):
+            with pytest.raises(ValidationError) as refused:
+                core.certificates.issue(
+                    booking.id, kind="EFR", number="N-1", principal=ADMIN, **{field: wrong}
+                )
+            assert [(e.field, e.code) for e in refused.value.errors] == [(field, "invalid_type")]
+    assert core.certificates.for_customer(booking.customer_id, principal=ADMIN) == []
+    cert = core.certificates.issue(booking.id, kind="EFR", number="N-2", principal=ADMIN)
+    with pytest.raises(ValidationError) as renewal:
+        core.certificates.renew(cert.id, date(2030, 1, 1), principal=ADMIN)  # type: ignore[arg-type]
+    assert [(e.field, e.code) for e in renewal.value.errors] == [("expires_at", "invalid_type")]
+    (kept,) = core.certificates.for_customer(booking.customer_id, principal=ADMIN)
+    assert (kept.expires_at, kept.version) == (None, cert.version)
 
 
 def test_a_refunded_travel_booking_earns_no_certificate(
