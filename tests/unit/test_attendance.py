@@ -69,7 +69,6 @@ class TestMarks:
             attendance_marks({a: "maybe", b: AttendanceMark("attended", "x" * 501)})  # type: ignore[dict-item]
         assert refused.value.fields == (f"attendance.{a}", f"attendance.{b}")
 
-
     def test_a_traveler_named_by_anything_but_an_id_is_refused_on_its_mark(self) -> None:
         a = TravelerId(uuid4())
         with pytest.raises(ValidationError) as refused:

@@ -353,7 +353,7 @@ class CertificateService:
             earned = list(_walk(uow, CertificateFilter(customer_id=customer_id)))
             if not earned or principal.has(Permission.VIEW_ALL):
                 return earned
-            visible = CustomerService._visible_bookings(
+            visible = CustomerService.visible_bookings(
                 uow, customer, principal, [c.booking_id for c in earned]
             )
             return [c for c in earned if visible(c.booking_id)]
@@ -517,7 +517,7 @@ class CertificateService:
                         continue
                     if not sees_all:
                         if customer.id not in visible:
-                            visible[customer.id] = CustomerService._visible_bookings(
+                            visible[customer.id] = CustomerService.visible_bookings(
                                 uow, customer, principal, [certificate.booking_id]
                             )
                         if not visible[customer.id](certificate.booking_id):

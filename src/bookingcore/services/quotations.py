@@ -685,7 +685,7 @@ class QuotationService:
         subject, body = _message(quotation, self._ctx.settings.business_name)
         # A retry is recognised by what was asked (this quotation, this channel), never
         # by the text, which each call renders anew from the quotation as it is now.
-        communication = self._communications._send_text(
+        communication = self._communications.send_rendered_text(
             quotation.customer_id,
             CommunicationType.QUOTATION,
             subject=subject,
