@@ -547,3 +547,18 @@ def test_a_service_reminder_lead_out_of_range_is_refused_when_made(
     assert caught.value.fields == ("reminder_lead",)
     made = CertificateService(core.context, core.communications, reminder_lead=timedelta(days=9))
     assert made.reminder_lead == timedelta(days=9)
+
+
+@pytest.mark.parametrize("lead", [timedelta(0), -YEAR, timedelta(days=367)])
+def test_setting_a_reminder_lead_out_of_range_is_refused_and_the_old_one_stays(
+    any_store: MemoryStore | SqlStore, lead: timedelta
+) -> None:
+    """The compliance report reads the lead too: a bad one set on the service would
+    count every certificate as expiring (or none) without a run ever refusing it."""
+    core = _core(any_store)
+    with pytest.raises(ValidationError) as caught:
+        core.certificates.reminder_lead = lead
+    assert caught.value.fields == ("reminder_lead",)
+    assert core.certificates.reminder_lead == timedelta(days=30)
+    core.certificates.reminder_lead = timedelta(days=60)
+    assert core.certificates.reminder_lead == timedelta(days=60)
