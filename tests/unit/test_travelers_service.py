@@ -384,6 +384,20 @@ class TestPartnerVisibility:
             core.travelers.list(partner_customer.id, principal=Principal.partner(rival.id))
 
 
+@pytest.mark.parametrize("birth_date", ["1995-05-01", datetime(1995, 5, 1, tzinfo=UTC)])
+def test_a_birth_date_that_is_not_a_day_is_refused_with_the_other_bad_fields(
+    core: BookingCore, me: Customer, as_me: Principal, store: MemoryStore, birth_date: object
+) -> None:
+    bad = TravelerDetails(name="A", birth_date=birth_date)  # type: ignore[arg-type]
+    with pytest.raises(ValidationError) as caught:
+        core.travelers.add(me.id, bad, principal=as_me)
+    assert [(e.field, e.code) for e in caught.value.errors] == [
+        ("name", "too_short"),
+        ("birth_date", "invalid_type"),
+    ]
+    assert store.count("travelers") == 0
+
+
 class TestBusinessCalendar:
     """A birth date may be today on the business's calendar, never tomorrow there,
     whatever the date is in UTC."""

@@ -16,7 +16,13 @@ from uuid import UUID
 
 import attrs
 
-from bookingcore.domain._validation import Problems, clean_text, parse_choice, require_text
+from bookingcore.domain._validation import (
+    Problems,
+    calendar_day,
+    clean_text,
+    parse_choice,
+    require_text,
+)
 from bookingcore.domain.sources import BookingSource
 from bookingcore.domain.values import (
     Actor,
@@ -242,7 +248,10 @@ class TravelerDetails:
             p.add("age", "must be a whole number", "invalid_type")
         elif age is not None and not 0 <= age <= MAX_AGE:
             p.add("age", f"must be between 0 and {MAX_AGE}", "out_of_range")
-        if self.birth_date is not None and self.birth_date > today:
+        born = p.capture(
+            lambda: None if self.birth_date is None else calendar_day(self.birth_date, "birth_date")
+        )
+        if born is not None and born > today:
             p.add("birth_date", "cannot be in the future", "out_of_range")
         gender = p.capture(
             lambda: None if self.gender in (None, "") else Gender.parse(str(self.gender))
