@@ -479,6 +479,29 @@ class TestQuotations:
         assert caught.value.fields == ("lines[0].currency",)
         assert caught.value.errors[0].code == "no_rate"
 
+    @pytest.mark.parametrize("valid_until", ["2026-02-01", datetime(2026, 2, 1, tzinfo=UTC)])
+    def test_a_validity_that_is_not_a_day_is_refused_on_valid_until(
+        self, holiday: Holiday, valid_until: object
+    ) -> None:
+        customer = holiday.core.customers.register("+919876543210", principal=holiday.admin)
+        request = QuotationRequest(
+            customer_id=customer.customer.id,
+            slot_id=holiday.slot.id,
+            travelers=1,
+            valid_until=valid_until,  # type: ignore[arg-type]
+        )
+        with pytest.raises(ValidationError) as caught:
+            holiday.core.quotations.create(request, principal=holiday.admin)
+        assert [(e.field, e.code) for e in caught.value.errors] == [("valid_until", "invalid_type")]
+        _, quotation = _quoted(holiday)
+        with pytest.raises(ValidationError) as revised:
+            holiday.core.quotations.revise(
+                quotation.id,
+                valid_until=valid_until,  # type: ignore[arg-type]
+                principal=holiday.admin,
+            )
+        assert revised.value.fields == ("valid_until",)
+
     def test_a_rejection_with_a_bad_reason_leaves_the_revision_as_it_was(
         self, holiday: Holiday
     ) -> None:

@@ -24,7 +24,7 @@ from typing import cast
 import attrs
 
 from bookingcore.domain import policy
-from bookingcore.domain._validation import Problems, clean_text, parse_choice
+from bookingcore.domain._validation import Problems, calendar_day, clean_text, parse_choice
 from bookingcore.domain.audit import AuditAction
 from bookingcore.domain.bookings import Booking
 from bookingcore.domain.communications import Communication, CommunicationType
@@ -458,7 +458,8 @@ class QuotationService:
         now = self._ctx.now()
         today = self._ctx.settings.local(now).date()
         slot = _quotable_slot(uow, slot_id, today, p, self._ctx.settings.zone)
-        if valid_until < today:
+        day = p.capture(lambda: calendar_day(valid_until, "valid_until"))
+        if day is not None and day < today:
             p.add("valid_until", "is in the past", "past")
         currency = slot.currency if slot else None
         price = (
