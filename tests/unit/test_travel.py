@@ -853,6 +853,43 @@ class TestTripsItinerariesAndDocuments:
             ItineraryDay(day=value, title="Pangong lake")  # type: ignore[arg-type]
         assert caught.value.fields == ("day",)
 
+    def test_every_change_to_a_trip_leaves_an_audit_entry(self, holiday: Holiday) -> None:
+        core, admin = holiday.core, holiday.admin
+        booking = self._booked(holiday)
+        start = holiday.slot.starts_at.date()
+        trip = core.trips.create(
+            booking.customer_id,
+            "Ladakh in spring",
+            starts_on=start,
+            ends_on=start,
+            principal=admin,
+        )
+        holiday.clock.advance(minutes=1)
+        core.trips.add_booking(trip.id, booking.id, principal=admin, idempotency_key="add-1")
+        core.trips.add_booking(trip.id, booking.id, principal=admin, idempotency_key="add-1")
+        holiday.clock.advance(minutes=1)
+        core.trips.remove_booking(trip.id, booking.id, principal=admin)
+        core.trips.remove_booking(trip.id, booking.id, principal=admin)  # not on it: no change
+        trail = core.audit.trail("trip", trip.id, principal=admin)
+        assert [(e.action.value, e.old_values, e.new_values) for e in trail] == [
+            (
+                "created",
+                {},
+                {
+                    "customer_id": str(booking.customer_id),
+                    "name": "Ladakh in spring",
+                    "starts_on": start.isoformat(),
+                    "ends_on": start.isoformat(),
+                    "booking_ids": [],
+                    "notes": None,
+                },
+            ),
+            ("updated", {"booking_ids": []}, {"booking_ids": [str(booking.id)]}),
+            ("updated", {"booking_ids": [str(booking.id)]}, {"booking_ids": []}),
+        ]
+        assert {e.actor for e in trail} == {admin.actor}
+        assert core.trips.get(trip.id, principal=admin).version == 3
+
     def test_adding_a_booking_the_trip_holds_already_names_booking_id(
         self, holiday: Holiday
     ) -> None:

@@ -80,7 +80,10 @@ class Trip(Versioned):
         self.touch(now)
 
     def remove_booking(self, booking_id: BookingId, *, now: datetime) -> None:
-        """Take a booking off the trip (nothing happens to the booking itself)."""
+        """Take a booking off the trip (nothing happens to the booking itself); a
+        booking that is not on it leaves the trip as it is."""
+        if booking_id not in self.booking_ids:
+            return
         self.booking_ids = tuple(b for b in self.booking_ids if b != booking_id)
         self.touch(now)
 
