@@ -502,6 +502,29 @@ class TestQuotations:
             )
         assert revised.value.fields == ("valid_until",)
 
+    def test_a_slot_that_started_earlier_today_cannot_be_quoted(self, holiday: Holiday) -> None:
+        core, admin = holiday.core, holiday.admin
+        morning = core.catalog.create_slot(
+            location_id=holiday.slot.location_id,
+            starts_at=holiday.clock.now() + timedelta(hours=1),
+            price_per_traveler=Money("20000", "INR"),
+            capacity=12,
+            principal=admin,
+        )
+        holiday.clock.advance(hours=2)  # the same day, an hour after it started
+        customer = core.customers.register("+919876543210", principal=admin).customer
+        with pytest.raises(ValidationError) as caught:
+            core.quotations.create(
+                QuotationRequest(
+                    customer_id=customer.id,
+                    slot_id=morning.id,
+                    travelers=1,
+                    valid_until=holiday.clock.now().date(),
+                ),
+                principal=admin,
+            )
+        assert [(e.field, e.code) for e in caught.value.errors] == [("slot_id", "past")]
+
     def test_a_rejection_with_a_bad_reason_leaves_the_revision_as_it_was(
         self, holiday: Holiday
     ) -> None:

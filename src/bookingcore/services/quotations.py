@@ -16,7 +16,7 @@ all in one transaction.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from datetime import date, datetime, tzinfo
+from datetime import date, datetime
 from decimal import Decimal
 from functools import partial
 from typing import cast
@@ -457,7 +457,7 @@ class QuotationService:
         """The revision, every field checked; all problems raised together."""
         now = self._ctx.now()
         today = self._ctx.settings.local(now).date()
-        slot = _quotable_slot(uow, slot_id, today, p, self._ctx.settings.zone)
+        slot = _quotable_slot(uow, slot_id, now, p)
         day = p.capture(lambda: calendar_day(valid_until, "valid_until"))
         if day is not None and day < today:
             p.add("valid_until", "is in the past", "past")
@@ -915,16 +915,16 @@ def _party(travelers: object) -> int:
     return travelers
 
 
-def _quotable_slot(
-    uow: UnitOfWork, slot_id: SlotId, today: date, p: Problems, zone: tzinfo
-) -> Slot | None:
+def _quotable_slot(uow: UnitOfWork, slot_id: SlotId, now: datetime, p: Problems) -> Slot | None:
+    """The slot, unless it is unknown, closed or started at ``now`` (as booking refuses it:
+    a quotation for it could never be approved)."""
     slot = uow.slots.get(slot_id)
     if slot is None:
         p.add("slot_id", f"no slot {slot_id}", "unknown_reference")
         return None
     if not slot.is_active:
         p.add("slot_id", "this slot is closed for booking", "inactive")
-    elif slot.starts_at.astimezone(zone).date() < today:
+    elif slot.starts_at <= now:
         p.add("slot_id", "this slot has already started", "past")
     product = uow.products.get(slot.product_id) if slot.product_id else None
     if product is not None and not product.is_active:
