@@ -5,7 +5,7 @@ Each test runs on memory, SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from tests._threads import all_at_once, at_once
@@ -328,6 +328,29 @@ def test_naive_datetimes_are_refused_naming_the_field_and_nothing_is_stored(
     assert report_at.value.fields == ("now",)
 
 
+def test_a_day_or_text_for_a_time_is_refused_naming_the_field(
+    any_store: MemoryStore | SqlStore,
+) -> None:
+    """A certificate's times are datetimes: a date (the expiry printed on a card) or text
+    is a ValidationError on its field, not an AttributeError."""
+    core = _core(any_store)
+    booking = _completed(core)
+    for wrong in (date(2030, 1, 1), "2030-01-01T09:00:00+00:00"):
+        for field in ("expires_at", "issued_at"):
+            with pytest.raises(ValidationError) as refused:
+                core.certificates.issue(
+                    booking.id, kind="EFR", number="N-1", principal=ADMIN, **{field: wrong}
+                )
+            assert [(e.field, e.code) for e in refused.value.errors] == [(field, "invalid_type")]
+    assert core.certificates.for_customer(booking.customer_id, principal=ADMIN) == []
+    cert = core.certificates.issue(booking.id, kind="EFR", number="N-2", principal=ADMIN)
+    with pytest.raises(ValidationError) as renewal:
+        core.certificates.renew(cert.id, date(2030, 1, 1), principal=ADMIN)  # type: ignore[arg-type]
+    assert [(e.field, e.code) for e in renewal.value.errors] == [("expires_at", "invalid_type")]
+    (kept,) = core.certificates.for_customer(booking.customer_id, principal=ADMIN)
+    assert (kept.expires_at, kept.version) == (None, cert.version)
+
+
 def test_a_refunded_travel_booking_earns_no_certificate(
     any_store: MemoryStore | SqlStore,
 ) -> None:
@@ -524,3 +547,18 @@ def test_a_service_reminder_lead_out_of_range_is_refused_when_made(
     assert caught.value.fields == ("reminder_lead",)
     made = CertificateService(core.context, core.communications, reminder_lead=timedelta(days=9))
     assert made.reminder_lead == timedelta(days=9)
+
+
+@pytest.mark.parametrize("lead", [timedelta(0), -YEAR, timedelta(days=367)])
+def test_setting_a_reminder_lead_out_of_range_is_refused_and_the_old_one_stays(
+    any_store: MemoryStore | SqlStore, lead: timedelta
+) -> None:
+    """The compliance report reads the lead too: a bad one set on the service would
+    count every certificate as expiring (or none) without a run ever refusing it."""
+    core = _core(any_store)
+    with pytest.raises(ValidationError) as caught:
+        core.certificates.reminder_lead = lead
+    assert caught.value.fields == ("reminder_lead",)
+    assert core.certificates.reminder_lead == timedelta(days=30)
+    core.certificates.reminder_lead = timedelta(days=60)
+    assert core.certificates.reminder_lead == timedelta(days=60)

@@ -313,7 +313,7 @@ class TestQuotationSend:
             raise RuntimeError("worker died")
 
         with monkeypatch.context() as patched:
-            patched.setattr(CommunicationService, "_send_text", crash)
+            patched.setattr(CommunicationService, "send_rendered_text", crash)
             with pytest.raises(RuntimeError):
                 desk.core.quotations.send(quotation.id, principal=ADMIN, idempotency_key="s-1")
         assert desk.core.quotations.get(quotation.id, principal=ADMIN).status is (

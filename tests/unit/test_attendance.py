@@ -69,6 +69,15 @@ class TestMarks:
             attendance_marks({a: "maybe", b: AttendanceMark("attended", "x" * 501)})  # type: ignore[dict-item]
         assert refused.value.fields == (f"attendance.{a}", f"attendance.{b}")
 
+    def test_a_traveler_named_by_anything_but_an_id_is_refused_on_its_mark(self) -> None:
+        a = TravelerId(uuid4())
+        with pytest.raises(ValidationError) as refused:
+            attendance_marks({a: "attended", str(a): "no_show", 7: "attended"})  # type: ignore[dict-item]
+        assert [(e.field, e.code) for e in refused.value.errors] == [
+            (f"attendance.{a}", "invalid_type"),
+            ("attendance.7", "invalid_type"),
+        ]
+
 
 class TestRecordAttendance:
     def test_only_the_marked_travelers_change_and_the_event_names_them(self, make: Builder) -> None:

@@ -3,7 +3,7 @@ booking, suppliers' answers, multi-currency lines, the catalogue's updates and t
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -250,6 +250,16 @@ class TestLeads:
         lost = core.leads.move(lead.id, "lost", principal=admin, reason="went elsewhere")
         assert (lost.status, lost.lost_reason) == (LeadStatus.LOST, "went elsewhere")
 
+    def test_losing_a_lead_with_a_bad_reason_leaves_it_as_it_was(self, holiday: Holiday) -> None:
+        lead = holiday.core.leads.capture(
+            LeadRequest(source="phone", phone="+919876543210"), principal=holiday.admin
+        )
+        version = lead.version
+        with pytest.raises(ValidationError) as caught:
+            lead.move("lost", now=holiday.clock.now(), reason="x" * 501)
+        assert caught.value.fields == ("reason",)
+        assert (lead.status, lead.version) == (LeadStatus.NEW, version)
+
     @pytest.mark.parametrize("target", ["quoted", "won"])
     def test_quoted_and_won_follow_from_quotations_not_from_a_manual_move(
         self, holiday: Holiday, target: str
@@ -447,6 +457,85 @@ class TestQuotations:
             )
         assert caught.value.fields == ("lines[2].currency",)
 
+    def test_without_exchange_rates_a_line_in_another_currency_names_its_currency(
+        self,
+    ) -> None:
+        h = _holiday(Settings(default_region="IN"))
+        core = BookingCore(
+            uow_factory=h.core.context.uow_factory, clock=h.clock, settings=h.core.settings
+        )
+        customer = core.customers.register("+919876543210", principal=h.admin).customer
+        with pytest.raises(ValidationError) as caught:
+            core.quotations.create(
+                QuotationRequest(
+                    customer_id=customer.id,
+                    slot_id=h.slot.id,
+                    travelers=1,
+                    lines=h.lines(),
+                    valid_until=h.clock.now().date() + timedelta(days=10),
+                ),
+                principal=h.admin,
+            )
+        assert caught.value.fields == ("lines[0].currency",)
+        assert caught.value.errors[0].code == "no_rate"
+
+    @pytest.mark.parametrize("valid_until", ["2026-02-01", datetime(2026, 2, 1, tzinfo=UTC)])
+    def test_a_validity_that_is_not_a_day_is_refused_on_valid_until(
+        self, holiday: Holiday, valid_until: object
+    ) -> None:
+        customer = holiday.core.customers.register("+919876543210", principal=holiday.admin)
+        request = QuotationRequest(
+            customer_id=customer.customer.id,
+            slot_id=holiday.slot.id,
+            travelers=1,
+            valid_until=valid_until,  # type: ignore[arg-type]
+        )
+        with pytest.raises(ValidationError) as caught:
+            holiday.core.quotations.create(request, principal=holiday.admin)
+        assert [(e.field, e.code) for e in caught.value.errors] == [("valid_until", "invalid_type")]
+        _, quotation = _quoted(holiday)
+        with pytest.raises(ValidationError) as revised:
+            holiday.core.quotations.revise(
+                quotation.id,
+                valid_until=valid_until,  # type: ignore[arg-type]
+                principal=holiday.admin,
+            )
+        assert revised.value.fields == ("valid_until",)
+
+    def test_a_slot_that_started_earlier_today_cannot_be_quoted(self, holiday: Holiday) -> None:
+        core, admin = holiday.core, holiday.admin
+        morning = core.catalog.create_slot(
+            location_id=holiday.slot.location_id,
+            starts_at=holiday.clock.now() + timedelta(hours=1),
+            price_per_traveler=Money("20000", "INR"),
+            capacity=12,
+            principal=admin,
+        )
+        holiday.clock.advance(hours=2)  # the same day, an hour after it started
+        customer = core.customers.register("+919876543210", principal=admin).customer
+        with pytest.raises(ValidationError) as caught:
+            core.quotations.create(
+                QuotationRequest(
+                    customer_id=customer.id,
+                    slot_id=morning.id,
+                    travelers=1,
+                    valid_until=holiday.clock.now().date(),
+                ),
+                principal=admin,
+            )
+        assert [(e.field, e.code) for e in caught.value.errors] == [("slot_id", "past")]
+
+    def test_a_rejection_with_a_bad_reason_leaves_the_revision_as_it_was(
+        self, holiday: Holiday
+    ) -> None:
+        _, quotation = _quoted(holiday)
+        sent = holiday.core.quotations.send(quotation.id, principal=holiday.admin).quotation
+        version = sent.version
+        with pytest.raises(ValidationError) as caught:
+            sent.reject(now=holiday.clock.now(), reason="x" * 1001)
+        assert caught.value.fields == ("reason",)
+        assert (sent.status, sent.version, sent.decided_at) == (QuotationStatus.SENT, version, None)
+
     @pytest.mark.parametrize("travelers", [0, -1])
     def test_a_revision_for_no_travelers_is_refused_not_ignored(
         self, holiday: Holiday, travelers: int
@@ -632,6 +721,21 @@ class TestSupplierAnswers:
                 core.items.for_supplier(principal=hotel_user, status=unknown)
             assert caught.value.fields == ("status",)
 
+    def test_a_confirmation_with_a_bad_reference_leaves_the_item_pending(
+        self, holiday: Holiday
+    ) -> None:
+        core = holiday.core
+        booking = self._booked(holiday)
+        hotel_user = holiday.supplier_user(holiday.hotel)
+        (item,) = core.items.for_booking(booking.id, principal=hotel_user)
+        with pytest.raises(ValidationError) as caught:
+            core.items.confirm(item.id, principal=hotel_user, supplier_reference="R" * 256)
+        assert caught.value.fields == ("supplier_reference",)
+        version = item.version
+        with pytest.raises(ValidationError):
+            item.confirm(now=holiday.clock.now(), supplier_reference="R" * 256)
+        assert (item.status, item.version) == (BookingItemStatus.PENDING, version)
+
     def test_the_booking_reaches_supplier_confirmed_only_when_every_item_is_confirmed(
         self, holiday: Holiday
     ) -> None:
@@ -751,6 +855,83 @@ class TestTripsItinerariesAndDocuments:
         assert caught.value.fields == ("booking_ids[0]",)
         with pytest.raises(NotFoundError):
             core.trips.get(trip.id, principal=Principal.customer(other.id))
+
+    @pytest.mark.parametrize("field", ["starts_on", "ends_on"])
+    @pytest.mark.parametrize("value", ["2026-03-01", datetime(2026, 3, 1, tzinfo=UTC), None])
+    def test_trip_dates_that_are_not_days_are_refused_on_their_field(
+        self, holiday: Holiday, field: str, value: object
+    ) -> None:
+        core, admin = holiday.core, holiday.admin
+        customer = core.customers.register("+919876500000", principal=admin).customer
+        dates: dict[str, Any] = {"starts_on": date(2026, 3, 1), "ends_on": date(2026, 3, 9)}
+        dates[field] = value
+        with pytest.raises(ValidationError) as caught:
+            core.trips.create(customer.id, "Spring", principal=admin, **dates)
+        assert caught.value.fields == (field,)
+        assert list(core.trips.for_customer(customer.id, principal=admin)) == []
+
+    @pytest.mark.parametrize("value", ["2026-03-01", datetime(2026, 3, 1, tzinfo=UTC)])
+    def test_an_itinerary_day_that_is_not_a_day_is_refused_on_day(self, value: object) -> None:
+        with pytest.raises(ValidationError) as caught:
+            ItineraryDay(day=value, title="Pangong lake")  # type: ignore[arg-type]
+        assert caught.value.fields == ("day",)
+
+    def test_every_change_to_a_trip_leaves_an_audit_entry(self, holiday: Holiday) -> None:
+        core, admin = holiday.core, holiday.admin
+        booking = self._booked(holiday)
+        start = holiday.slot.starts_at.date()
+        trip = core.trips.create(
+            booking.customer_id,
+            "Ladakh in spring",
+            starts_on=start,
+            ends_on=start,
+            principal=admin,
+        )
+        holiday.clock.advance(minutes=1)
+        core.trips.add_booking(trip.id, booking.id, principal=admin, idempotency_key="add-1")
+        core.trips.add_booking(trip.id, booking.id, principal=admin, idempotency_key="add-1")
+        holiday.clock.advance(minutes=1)
+        core.trips.remove_booking(trip.id, booking.id, principal=admin)
+        core.trips.remove_booking(trip.id, booking.id, principal=admin)  # not on it: no change
+        trail = core.audit.trail("trip", trip.id, principal=admin)
+        assert [(e.action.value, e.old_values, e.new_values) for e in trail] == [
+            (
+                "created",
+                {},
+                {
+                    "customer_id": str(booking.customer_id),
+                    "name": "Ladakh in spring",
+                    "starts_on": start.isoformat(),
+                    "ends_on": start.isoformat(),
+                    "booking_ids": [],
+                    "notes": None,
+                },
+            ),
+            ("updated", {"booking_ids": []}, {"booking_ids": [str(booking.id)]}),
+            ("updated", {"booking_ids": [str(booking.id)]}, {"booking_ids": []}),
+        ]
+        assert {e.actor for e in trail} == {admin.actor}
+        assert core.trips.get(trip.id, principal=admin).version == 3
+
+    def test_adding_a_booking_the_trip_holds_already_names_booking_id(
+        self, holiday: Holiday
+    ) -> None:
+        core, admin = holiday.core, holiday.admin
+        booking = self._booked(holiday)
+        start = holiday.slot.starts_at.date()
+        trip = core.trips.create(
+            booking.customer_id,
+            "Ladakh in spring",
+            starts_on=start,
+            ends_on=start,
+            booking_ids=[booking.id],
+            principal=admin,
+        )
+        with pytest.raises(ValidationError) as caught:
+            core.trips.add_booking(trip.id, booking.id, principal=admin)
+        assert caught.value.fields == ("booking_id",)
+        assert caught.value.errors[0].code == "on_this_trip"
+        assert core.trips.get(trip.id, principal=admin).version == trip.version
 
     def test_the_itinerary_is_planned_from_the_items_and_edited_by_staff(
         self, holiday: Holiday

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from uuid import uuid4
 
 import pytest
 
 from bookingcore import (
     BookingCore,
+    BookingRequest,
+    Money,
+    NewTraveler,
     NotFoundError,
     PermissionDeniedError,
     PhoneNumber,
     Principal,
+    Settings,
     StaffId,
     StaffRole,
     StaleVersionError,
@@ -378,3 +382,75 @@ class TestPartnerVisibility:
             core.travelers.get(traveler.id, principal=Principal.partner(rival.id))
         with pytest.raises(NotFoundError):
             core.travelers.list(partner_customer.id, principal=Principal.partner(rival.id))
+
+
+@pytest.mark.parametrize("birth_date", ["1995-05-01", datetime(1995, 5, 1, tzinfo=UTC)])
+def test_a_birth_date_that_is_not_a_day_is_refused_with_the_other_bad_fields(
+    core: BookingCore, me: Customer, as_me: Principal, store: MemoryStore, birth_date: object
+) -> None:
+    bad = TravelerDetails(name="A", birth_date=birth_date)  # type: ignore[arg-type]
+    with pytest.raises(ValidationError) as caught:
+        core.travelers.add(me.id, bad, principal=as_me)
+    assert [(e.field, e.code) for e in caught.value.errors] == [
+        ("name", "too_short"),
+        ("birth_date", "invalid_type"),
+    ]
+    assert store.count("travelers") == 0
+
+
+class TestBusinessCalendar:
+    """A birth date may be today on the business's calendar, never tomorrow there,
+    whatever the date is in UTC."""
+
+    @staticmethod
+    def _core(zone: str, now: datetime) -> tuple[BookingCore, Principal, Customer]:
+        core = BookingCore(
+            uow_factory=MemoryStore().unit_of_work,
+            clock=FixedClock(now),
+            settings=Settings(default_region="IN", timezone=zone),
+        )
+        admin = Principal.staff(StaffId(uuid4()), StaffRole.ADMIN)
+        return core, admin, _customer(core, admin, "+919811111111")
+
+    def test_a_baby_born_today_in_kolkata_is_saved_while_utc_is_still_yesterday(self) -> None:
+        # 01:30 on 2 January in Kolkata is 20:00 on 1 January in UTC.
+        core, admin, me = self._core("Asia/Kolkata", datetime(2026, 1, 1, 20, 0, tzinfo=UTC))
+        born = TravelerDetails("Baby Rao", birth_date=date(2026, 1, 2))
+        traveler = core.travelers.add(me.id, born, principal=admin)
+        assert traveler.birth_date == date(2026, 1, 2)
+        updated = core.travelers.update(traveler.id, born, principal=admin)
+        assert updated.birth_date == date(2026, 1, 2)
+
+    def test_tomorrow_in_new_york_is_refused_though_it_is_today_in_utc(self) -> None:
+        # 21:00 on 1 January in New York is 02:00 on 2 January in UTC.
+        core, admin, me = self._core("America/New_York", datetime(2026, 1, 2, 2, 0, tzinfo=UTC))
+        with pytest.raises(ValidationError) as caught:
+            core.travelers.add(
+                me.id, TravelerDetails("Baby Rao", birth_date=date(2026, 1, 2)), principal=admin
+            )
+        assert caught.value.fields == ("birth_date",)
+
+    def test_a_booking_saves_a_traveler_born_today_in_kolkata(self) -> None:
+        now = datetime(2026, 1, 1, 20, 0, tzinfo=UTC)
+        core, admin, me = self._core("Asia/Kolkata", now)
+        location = core.catalog.add_location("GOA", "Goa", principal=admin)
+        slot = core.catalog.create_slot(
+            location_id=location.id,
+            starts_at=now + timedelta(days=7),
+            price_per_traveler=Money("1000", "INR"),
+            capacity=4,
+            principal=admin,
+        )
+        booking = core.bookings.book(
+            BookingRequest(
+                slot.id,
+                [
+                    NewTraveler(TravelerDetails("Asha Rao"), is_primary=True),
+                    NewTraveler(TravelerDetails("Baby Rao", birth_date=date(2026, 1, 2))),
+                ],
+                customer_id=me.id,
+            ),
+            principal=admin,
+        )
+        baby = core.travelers.get(booking.travelers[1].traveler_id, principal=admin)
+        assert baby.birth_date == date(2026, 1, 2)

@@ -158,9 +158,10 @@ def follow_ups_due(
     cursor: Cursor = None,
 ) -> Paged[LeadOut]:
     """Open leads the caller may see whose follow-up is due on ``day`` (default
-    today) or earlier, earliest follow-up first, a page at a time (follow ``next``).
+    today on the business's calendar) or earlier, earliest follow-up first, a page
+    at a time (follow ``next``).
     Declared before ``/api/admin/leads/{lead_id}``, which would take the path."""
-    on = day or core.context.now().date()
+    on = day or core.context.today()  # today on the business calendar
     page = core.leads.follow_ups_due(on, page_request(limit, cursor), principal=staff)
     return paged(Paged[LeadOut], request, page, LeadOut.of)
 

@@ -126,8 +126,8 @@ def add_trip_booking(
     staff: StaffPrincipal,
     idempotency_key: IdempotencyKey = None,
 ) -> TripOut:
-    """Put one more of the customer's bookings on the trip (422: another customer's,
-    or on another trip).
+    """Put one more of the customer's bookings on the trip (422 on ``booking_id``:
+    another customer's, on another trip, or on this one already).
 
     With an ``Idempotency-Key`` a retry answers the trip as it is now.
     """

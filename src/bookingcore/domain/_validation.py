@@ -6,7 +6,7 @@ import enum
 import re
 import zoneinfo
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, TypeVar, cast
 
 from bookingcore.domain.values import ensure_aware
@@ -355,6 +355,17 @@ def positive_money_amount(value: object, field: str) -> None:
     amount = getattr(value, "amount", None)
     if amount is None or amount <= 0:
         raise ValidationError.single(field, "must be above zero", "not_positive")
+
+
+def calendar_day(value: object, field: str) -> date:
+    """``value`` when it is a calendar day: a ``date``, never a datetime, text or ``None``.
+
+    Raises:
+        ValidationError: on ``field`` (``invalid_type``) for anything else.
+    """
+    if isinstance(value, datetime) or not isinstance(value, date):
+        raise ValidationError.single(field, "must be a date", "invalid_type")
+    return value
 
 
 def aware_bound(_instance: object, attribute: Any, value: object) -> None:

@@ -15,6 +15,8 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Mapping
 from datetime import datetime
+from typing import cast
+from uuid import UUID
 
 import attrs
 
@@ -95,9 +97,10 @@ def attendance_marks(
 
     Raises:
         ValidationError: on ``attendance`` (code ``required``) when ``marks`` is
-            empty or no mapping; on ``attendance.<traveler id>`` for an unknown
-            attendance (``invalid_choice``) or a note that is not text or is over
-            500 characters.
+            empty or no mapping; on ``attendance.<traveler id>`` for a key that is
+            not a UUID (``invalid_type``, its text too), an unknown attendance
+            (``invalid_choice``) or a note that is not text or is over 500
+            characters.
 
     .. versionadded:: 0.4
     """
@@ -109,6 +112,9 @@ def attendance_marks(
     problems: list[FieldError] = []
     for traveler_id, asked in marks.items():
         field = f"attendance.{traveler_id}"
+        if not isinstance(cast(object, traveler_id), UUID):
+            problems.append(FieldError(field, "must be a traveler id (a UUID)", "invalid_type"))
+            continue
         try:
             mark = asked if isinstance(asked, AttendanceMark) else AttendanceMark(asked)
             note = clean_text(mark.note, field, max_length=_MAX_NOTE)

@@ -16,7 +16,13 @@ from uuid import UUID
 
 import attrs
 
-from bookingcore.domain._validation import Problems, clean_text, parse_choice, require_text
+from bookingcore.domain._validation import (
+    Problems,
+    calendar_day,
+    clean_text,
+    parse_choice,
+    require_text,
+)
 from bookingcore.domain.sources import BookingSource
 from bookingcore.domain.values import (
     Actor,
@@ -242,7 +248,10 @@ class TravelerDetails:
             p.add("age", "must be a whole number", "invalid_type")
         elif age is not None and not 0 <= age <= MAX_AGE:
             p.add("age", f"must be between 0 and {MAX_AGE}", "out_of_range")
-        if self.birth_date is not None and self.birth_date > today:
+        born = p.capture(
+            lambda: None if self.birth_date is None else calendar_day(self.birth_date, "birth_date")
+        )
+        if born is not None and born > today:
             p.add("birth_date", "cannot be in the future", "out_of_range")
         gender = p.capture(
             lambda: None if self.gender in (None, "") else Gender.parse(str(self.gender))
@@ -319,13 +328,19 @@ class Traveler(Versioned):
         details: TravelerDetails,
         region: str | None,
         now: datetime,
+        today: date | None = None,
     ) -> Traveler:
         """Validate ``details`` and build a traveler owned by ``customer_id``.
 
+        ``today`` is the business's calendar day at ``now`` (a birth date may not
+        fall after it); ``now``'s own date when not given.
+
         Raises:
             ValidationError: naming every bad field of ``details``.
+
+        .. versionchanged:: 0.4 ``today``.
         """
-        clean = details.validated(region=region, today=now.date())
+        clean = details.validated(region=region, today=now.date() if today is None else today)
         return cls(
             id=traveler_id,
             customer_id=customer_id,
@@ -334,13 +349,24 @@ class Traveler(Versioned):
             **attrs.asdict(clean, recurse=False),
         )
 
-    def update(self, details: TravelerDetails, *, region: str | None, now: datetime) -> None:
+    def update(
+        self,
+        details: TravelerDetails,
+        *,
+        region: str | None,
+        now: datetime,
+        today: date | None = None,
+    ) -> None:
         """Replace the traveler's details with ``details`` (validated first).
+
+        ``today`` is the business's calendar day at ``now``, as for :meth:`create`.
 
         Raises:
             ValidationError: naming every bad field; nothing is changed.
+
+        .. versionchanged:: 0.4 ``today``.
         """
-        clean = details.validated(region=region, today=now.date())
+        clean = details.validated(region=region, today=now.date() if today is None else today)
         for name, value in attrs.asdict(clean, recurse=False).items():
             setattr(self, name, value)
         self.updated_at = now

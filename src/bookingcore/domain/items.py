@@ -396,10 +396,13 @@ class BookingItem(Versioned):
 
         Raises:
             InvalidTransitionError: the item is not pending.
+            ValidationError: on ``supplier_reference`` when it is not text or over 255
+                characters; the item is left as it was.
         """
+        reference = clean_text(supplier_reference, "supplier_reference")
         self._move(BookingItemStatus.CONFIRMED)
-        if supplier_reference is not None:
-            self.supplier_reference = clean_text(supplier_reference, "supplier_reference")
+        if reference is not None:
+            self.supplier_reference = reference
         self.touch(now)
 
     def reject(self, reason: str, *, now: datetime) -> None:

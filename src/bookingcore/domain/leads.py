@@ -25,7 +25,7 @@ from datetime import date, datetime
 
 import attrs
 
-from bookingcore.domain._validation import check_move, clean_text, parse_choice
+from bookingcore.domain._validation import calendar_day, check_move, clean_text, parse_choice
 from bookingcore.domain.values import (
     CustomerId,
     LeadId,
@@ -102,11 +102,7 @@ def lead_date(value: object, field: str) -> date | None:
 
     .. versionadded:: 0.4
     """
-    if value is None:
-        return None
-    if isinstance(value, datetime) or not isinstance(value, date):
-        raise ValidationError.single(field, "must be a date", "invalid_type")
-    return value
+    return None if value is None else calendar_day(value, field)
 
 
 def _party(value: object) -> int | None:
@@ -177,7 +173,8 @@ class Lead(Versioned):
         """Move the lead to ``target``; a lost lead keeps ``reason`` as its ``lost_reason``.
 
         Raises:
-            ValidationError: on ``status`` for an unknown status.
+            ValidationError: on ``status`` for an unknown status; on ``reason`` when
+                it is not text or over 500 characters (the lead is left as it was).
             InvalidTransitionError: the move is not in the table.
         """
         wanted = _status(target)
@@ -185,10 +182,11 @@ class Lead(Versioned):
             self.touch(now)  # a further quotation for a quoted lead
             return
         check_move("lead", f"lead {self.id}", _MOVES, self.status, wanted)
-        self.status = wanted
-        self.lost_reason = (
+        lost_reason = (
             clean_text(reason, "reason", max_length=500) if wanted is LeadStatus.LOST else None
         )
+        self.status = wanted
+        self.lost_reason = lost_reason
         self.touch(now)
 
     def win(self, *, now: datetime) -> None:

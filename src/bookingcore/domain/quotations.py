@@ -351,9 +351,12 @@ class Quotation(Versioned):
 
         Raises:
             InvalidTransitionError: it is not sent.
+            ValidationError: on ``reason`` when it is not text or over 1,000
+                characters; the quotation is left as it was.
         """
+        cleaned = clean_text(reason, "reason", max_length=1000)
         self._move(QuotationStatus.REJECTED, now)
-        self.rejection_reason = clean_text(reason, "reason", max_length=1000)
+        self.rejection_reason = cleaned
         self.decided_at = now
 
     def expire(self, *, now: datetime) -> None:

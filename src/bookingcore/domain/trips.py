@@ -17,7 +17,7 @@ from uuid import UUID
 
 import attrs
 
-from bookingcore.domain._validation import clean_text, require_text
+from bookingcore.domain._validation import calendar_day, clean_text, require_text
 from bookingcore.domain.items import BookingItem, BookingItemKind
 from bookingcore.domain.values import BookingId, CustomerId, TripId, Versioned, ensure_aware
 from bookingcore.errors import ValidationError
@@ -39,7 +39,8 @@ class Trip(Versioned):
     """Several bookings of one customer grouped as one journey, from ``starts_on`` to ``ends_on``.
 
     Raises:
-        ValidationError: naming the field: a blank name, ``ends_on`` before
+        ValidationError: naming the field: a blank name, ``starts_on`` or
+            ``ends_on`` not a date (``invalid_type``), ``ends_on`` before
             ``starts_on``, a booking listed twice.
 
     .. versionadded:: 0.3
@@ -63,6 +64,8 @@ class Trip(Versioned):
         self.notes = clean_text(self.notes, "notes", max_length=5000)
         self.created_at = ensure_aware(self.created_at, "created_at")
         self.updated_at = ensure_aware(self.updated_at, "updated_at")
+        self.starts_on = calendar_day(self.starts_on, "starts_on")
+        self.ends_on = calendar_day(self.ends_on, "ends_on")
         if self.ends_on < self.starts_on:
             msg = f"{self.ends_on.isoformat()} is before the trip starts"
             raise ValidationError.single("ends_on", msg, "before_start")
@@ -77,7 +80,10 @@ class Trip(Versioned):
         self.touch(now)
 
     def remove_booking(self, booking_id: BookingId, *, now: datetime) -> None:
-        """Take a booking off the trip (nothing happens to the booking itself)."""
+        """Take a booking off the trip (nothing happens to the booking itself); a
+        booking that is not on it leaves the trip as it is."""
+        if booking_id not in self.booking_ids:
+            return
         self.booking_ids = tuple(b for b in self.booking_ids if b != booking_id)
         self.touch(now)
 
@@ -95,6 +101,10 @@ def _entries(values: Iterable[str]) -> tuple[str, ...]:
 class ItineraryDay:
     """One day of the plan: its date, a title, what happens, and notes.
 
+    Raises:
+        ValidationError: naming the field: ``day`` not a date (``invalid_type``),
+            a blank or over-long title, entry or note.
+
     .. versionadded:: 0.3
     """
 
@@ -104,6 +114,7 @@ class ItineraryDay:
     notes: str | None = None
 
     def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "day", calendar_day(self.day, "day"))
         object.__setattr__(self, "title", require_text(self.title, "title", max_length=200))
         object.__setattr__(self, "notes", clean_text(self.notes, "notes", max_length=2000))
 

@@ -105,9 +105,13 @@ def ensure_aware(value: datetime, field: str) -> datetime:
     """Return ``value`` in UTC, refusing naive datetimes (their zone is a guess).
 
     Raises:
-        ValidationError: ``value`` has no ``tzinfo`` (``naive_datetime``), or lies
-            outside the years 1-9999 once in UTC (``out_of_range``).
+        ValidationError: ``value`` is not a datetime (a date, text: ``invalid_type``),
+            has no ``tzinfo`` (``naive_datetime``), or lies outside the years 1-9999
+            once in UTC (``out_of_range``).
     """
+    given: object = value
+    if not isinstance(given, datetime):
+        raise ValidationError.single(field, "must be a date and time", "invalid_type")
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValidationError.single(
             field, "must be timezone-aware (naive datetimes are ambiguous)", "naive_datetime"

@@ -40,6 +40,8 @@ AUDITED_ENTITIES = frozenset(
     | {"share link"}
     # Partner webhooks re-sent by staff (0.4).
     | {"webhook_delivery"}
+    # Trips: made, bookings put on and taken off (0.4).
+    | {"trip"}
 )
 
 

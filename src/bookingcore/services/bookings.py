@@ -1192,6 +1192,7 @@ class BookingService:
                 the policy refuses it to (a partner).
         """
         region = self._ctx.settings.default_region
+        today = self._ctx.settings.local(now).date()  # birth dates: the business's calendar
         p = Problems()
         saved: Sequence[Traveler] | None = None
         chosen: list[tuple[Traveler, Money | None, str | None]] = []
@@ -1242,6 +1243,7 @@ class BookingService:
                         details=c.details,
                         region=region,
                         now=now,
+                        today=today,
                     )
                 )
                 if traveler is None:

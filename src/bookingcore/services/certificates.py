@@ -127,11 +127,13 @@ class CertificateService:
 
     Raises:
         ValidationError: on field ``reminder_lead`` when it is not a timedelta
-            longer than zero and at most ``MAX_RENEWAL_LEAD``.
+            longer than zero and at most ``MAX_RENEWAL_LEAD``, when the service is
+            made or the lead set.
 
     .. versionadded:: 0.3
     .. versionchanged:: 0.4
-       ``reminder_lead`` is checked when the service is made, not at the first run.
+       ``reminder_lead`` is checked when the service is made and whenever it is
+       set, not at the first run.
     """
 
     def __init__(
@@ -143,7 +145,23 @@ class CertificateService:
     ) -> None:
         self._ctx = context
         self._communications = communications
-        self.reminder_lead = _check_lead(reminder_lead, "reminder_lead")
+        self._reminder_lead = _check_lead(reminder_lead, "reminder_lead")
+
+    @property
+    def reminder_lead(self) -> timedelta:
+        """How long before expiry the renewal reminder goes out (the compliance report's
+        ``expiring`` follows it too).
+
+        Raises:
+            ValidationError: on ``reminder_lead`` when set to anything but a timedelta
+                longer than zero and at most :data:`MAX_RENEWAL_LEAD`; the lead stays
+                as it was.
+        """
+        return self._reminder_lead
+
+    @reminder_lead.setter
+    def reminder_lead(self, lead: timedelta) -> None:
+        self._reminder_lead = _check_lead(lead, "reminder_lead")
 
     def _is_completed(self, booking: Booking) -> bool:
         lifecycle = self._ctx.settings.lifecycle(booking.lifecycle)
@@ -352,7 +370,7 @@ class CertificateService:
             earned = list(_walk(uow, CertificateFilter(customer_id=customer_id)))
             if not earned or principal.has(Permission.VIEW_ALL):
                 return earned
-            visible = CustomerService._visible_bookings(
+            visible = CustomerService.visible_bookings(
                 uow, customer, principal, [c.booking_id for c in earned]
             )
             return [c for c in earned if visible(c.booking_id)]
@@ -516,7 +534,7 @@ class CertificateService:
                         continue
                     if not sees_all:
                         if customer.id not in visible:
-                            visible[customer.id] = CustomerService._visible_bookings(
+                            visible[customer.id] = CustomerService.visible_bookings(
                                 uow, customer, principal, [certificate.booking_id]
                             )
                         if not visible[customer.id](certificate.booking_id):

@@ -337,7 +337,7 @@ class CommunicationService:
            ``subject`` and ``body`` are checked as any text is (a NUL made PostgreSQL
            and SQLite raise their own errors), and ``subject`` is one line.
         """
-        return self._send_text(
+        return self.send_rendered_text(
             customer_id,
             kind,
             subject=subject,
@@ -348,7 +348,7 @@ class CommunicationService:
             asked=("send_text", {"subject": subject, "body": body}),
         )
 
-    def _send_text(
+    def send_rendered_text(
         self,
         customer_id: CustomerId,
         kind: CommunicationType | str,
@@ -360,10 +360,16 @@ class CommunicationService:
         idempotency_key: str | None,
         asked: tuple[str, Mapping[str, object]],
     ) -> Communication:
-        """:meth:`send_text`, a keyed retry being recognised by ``asked``: the name
-        of the call and what it asked for besides the customer, type and channel
-        (the text for :meth:`send_text`; the quotation for a quotation's sending,
-        whose text is rendered anew by each call)."""
+        """:meth:`send_text` for a text another service renders, a keyed retry being
+        recognised by ``asked``: the name of the call and what it asked for besides
+        the customer, type and channel (the text for :meth:`send_text`; the
+        quotation for a quotation's sending, whose text is rendered anew by each call).
+
+        Raises:
+            As :meth:`send_text`.
+
+        .. versionadded:: 0.4
+        """
         policy.require(
             principal.has(Permission.CHANGE_ALL), f"{principal} may not message customers"
         )

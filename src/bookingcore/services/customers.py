@@ -528,7 +528,7 @@ class CustomerService:
             communications = uow.communications.list_for_customer(customer_id)
             payments = uow.payments.list_for_customer(customer_id)
             mentioned = [*(c.booking_id for c in communications), *(p.booking_id for p in payments)]
-            visible = self._visible_bookings(uow, customer, principal, mentioned)
+            visible = self.visible_bookings(uow, customer, principal, mentioned)
             found = uow.bookings.list(scoped, page or PageRequest())
             return CustomerHistory(
                 customer=customer,
@@ -562,7 +562,7 @@ class CustomerService:
         .. versionchanged:: 0.4 a family invitation only for staff who see
            everything and the customer.
         """
-        visible = CustomerService._visible_bookings(
+        visible = CustomerService.visible_bookings(
             uow, customer, principal, [c.booking_id for c in communications]
         )
         return [
@@ -584,22 +584,26 @@ class CustomerService:
 
         .. versionadded:: 0.4
         """
-        visible = CustomerService._visible_bookings(
+        visible = CustomerService.visible_bookings(
             uow, customer, principal, [p.booking_id for p in payments]
         )
         return [p for p in payments if visible(p.booking_id)]
 
     @staticmethod
-    def _visible_bookings(
+    def visible_bookings(
         uow: UnitOfWork,
         customer: Customer,
         principal: Principal,
         mentioned: Iterable[BookingId | None],
     ) -> Callable[[BookingId], bool]:
-        """Which of ``customer``'s bookings ``principal`` may see, as a test on their ids.
+        """Inside ``uow``: which of ``customer``'s bookings ``principal`` may see, as a
+        test on their ids (for records that name a booking: certificates, messages,
+        payments).
 
         Reads the bookings only for a principal that sees part of them, and
         only when some record names a booking.
+
+        .. versionadded:: 0.4
         """
         if principal.has(Permission.VIEW_ALL) or principal.is_customer(customer.id):
             return lambda _: True
@@ -699,7 +703,7 @@ class CustomerService:
             if (earned or paid) and not (
                 principal.has(Permission.VIEW_ALL) or principal.is_customer(customer_id)
             ):
-                visible = self._visible_bookings(
+                visible = self.visible_bookings(
                     uow,
                     customer,
                     principal,

@@ -145,7 +145,8 @@ class BookingItemService:
             NotFoundError: no such item visible to ``principal``.
             PermissionDeniedError: ``principal`` does not answer for its supplier.
             InvalidTransitionError: the item is not pending.
-            ValidationError: a malformed ``idempotency_key``.
+            ValidationError: on ``supplier_reference`` when it is over 255
+                characters; a malformed ``idempotency_key``.
             IdempotencyConflictError: ``idempotency_key`` was used for another
                 request or another kind of operation.
 

@@ -16,7 +16,7 @@ all in one transaction.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from datetime import date, datetime, tzinfo
+from datetime import date, datetime
 from decimal import Decimal
 from functools import partial
 from typing import cast
@@ -24,7 +24,7 @@ from typing import cast
 import attrs
 
 from bookingcore.domain import policy
-from bookingcore.domain._validation import Problems, clean_text, parse_choice
+from bookingcore.domain._validation import Problems, calendar_day, clean_text, parse_choice
 from bookingcore.domain.audit import AuditAction
 from bookingcore.domain.bookings import Booking
 from bookingcore.domain.communications import Communication, CommunicationType
@@ -457,8 +457,9 @@ class QuotationService:
         """The revision, every field checked; all problems raised together."""
         now = self._ctx.now()
         today = self._ctx.settings.local(now).date()
-        slot = _quotable_slot(uow, slot_id, today, p, self._ctx.settings.zone)
-        if valid_until < today:
+        slot = _quotable_slot(uow, slot_id, now, p)
+        day = p.capture(lambda: calendar_day(valid_until, "valid_until"))
+        if day is not None and day < today:
             p.add("valid_until", "is in the past", "past")
         currency = slot.currency if slot else None
         price = (
@@ -551,7 +552,7 @@ class QuotationService:
     def _rate(self, source: str, target: str, today: date) -> Decimal:
         if self._rates is None:
             msg = f"priced in {source}, quoted in {target}, and no exchange rates are configured"
-            raise ValidationError.single("unit_price", msg, "no_rate")
+            raise ValidationError.single("currency", msg, "no_rate")
         rate = self._rates.rate(source, target, on=today)
         if not isinstance(cast(object, rate), Decimal) or rate <= 0:
             msg = f"the exchange rates gave {rate!r} for {source}->{target}, not a positive Decimal"
@@ -698,7 +699,7 @@ class QuotationService:
         subject, body = _message(quotation, self._ctx.settings.business_name)
         # A retry is recognised by what was asked (this quotation, this channel), never
         # by the text, which each call renders anew from the quotation as it is now.
-        communication = self._communications._send_text(
+        communication = self._communications.send_rendered_text(
             quotation.customer_id,
             CommunicationType.QUOTATION,
             subject=subject,
@@ -856,6 +857,7 @@ class QuotationService:
                 f"{principal} may not reject quotation {quotation.reference}",
             )
             quotation.reject(now=self._ctx.now(), reason=reason)
+            reason = quotation.rejection_reason  # as cleaned
             self._audit(tx, principal, quotation, AuditAction.STATUS_CHANGED, reason=reason)
             tx.commit()
             return quotation
@@ -926,16 +928,16 @@ def _party(travelers: object) -> int:
     return travelers
 
 
-def _quotable_slot(
-    uow: UnitOfWork, slot_id: SlotId, today: date, p: Problems, zone: tzinfo
-) -> Slot | None:
+def _quotable_slot(uow: UnitOfWork, slot_id: SlotId, now: datetime, p: Problems) -> Slot | None:
+    """The slot, unless it is unknown, closed or started at ``now`` (as booking refuses it:
+    a quotation for it could never be approved)."""
     slot = uow.slots.get(slot_id)
     if slot is None:
         p.add("slot_id", f"no slot {slot_id}", "unknown_reference")
         return None
     if not slot.is_active:
         p.add("slot_id", "this slot is closed for booking", "inactive")
-    elif slot.starts_at.astimezone(zone).date() < today:
+    elif slot.starts_at <= now:
         p.add("slot_id", "this slot has already started", "past")
     product = uow.products.get(slot.product_id) if slot.product_id else None
     if product is not None and not product.is_active:

@@ -137,6 +137,7 @@ class TravelerService:
             details=details,
             region=self._ctx.settings.default_region,
             now=self._ctx.now(),
+            today=self._ctx.today(),
         )
         uow.travelers.add(traveler)
         self._record(
@@ -255,7 +256,12 @@ class TravelerService:
     ) -> bool:
         """:meth:`revise`, the audit entry taking ``entry_id`` (a keyed call's) if given."""
         before = _details(traveler)
-        traveler.update(details, region=self._ctx.settings.default_region, now=self._ctx.now())
+        traveler.update(
+            details,
+            region=self._ctx.settings.default_region,
+            now=self._ctx.now(),
+            today=self._ctx.today(),
+        )
         old, new = diff(before, _details(traveler))
         if new:
             self._record(

@@ -21,6 +21,7 @@ from uuid import UUID, uuid5
 import attrs
 
 from bookingcore.domain import policy
+from bookingcore.domain.audit import AuditAction, diff, snapshot
 from bookingcore.domain.bookings import Booking
 from bookingcore.domain.documents import Document, DocumentData, DocumentKind, RenderedDocument
 from bookingcore.domain.invoices import Invoice
@@ -36,6 +37,7 @@ from bookingcore.ports.messaging import DocumentRenderer
 from bookingcore.ports.uow import UnitOfWork
 from bookingcore.services._context import (
     ServiceContext,
+    Transaction,
     claim_change,
     claim_creation,
     fingerprint,
@@ -43,6 +45,9 @@ from bookingcore.services._context import (
 )
 
 __all__ = ["ItineraryService", "TravelDocumentService", "TripService"]
+
+#: What a trip's audit entries record.
+_TRIP_FIELDS = ("customer_id", "name", "starts_on", "ends_on", "booking_ids", "notes")
 
 
 def _plan(
@@ -145,7 +150,8 @@ class TripService:
         _require_staff(principal, "plan trips")
         key = principal_key(principal, idempotency_key)
         now = self._ctx.now()
-        with self._ctx.uow_factory() as uow:
+        with self._ctx.transaction() as tx:
+            uow = tx.uow
             if uow.customers.get(customer_id) is None:
                 raise NotFoundError("customer", customer_id)
             trip = Trip(
@@ -182,7 +188,14 @@ class TripService:
             for index, booking_id in enumerate(trip.booking_ids):
                 self._check_booking(uow, trip, booking_id, f"booking_ids[{index}]")
             uow.trips.add(trip)
-            uow.commit()
+            tx.audit(
+                principal,
+                entity="trip",
+                entity_id=trip.id,
+                action=AuditAction.CREATED,
+                new=snapshot(trip, _TRIP_FIELDS),
+            )
+            tx.commit()
             return trip
 
     def add_booking(
@@ -202,8 +215,9 @@ class TripService:
         Raises:
             NotFoundError: no such trip.
             PermissionDeniedError: ``principal`` does not change everything.
-            ValidationError: on ``booking_id``: unknown, another customer's, or
-                on a trip already; a malformed ``idempotency_key``.
+            ValidationError: on ``booking_id``: unknown, another customer's, on
+                another trip (``on_another_trip``) or on this one already
+                (``on_this_trip``); a malformed ``idempotency_key``.
             IdempotencyConflictError: ``idempotency_key`` was used for another
                 request or another kind of operation.
 
@@ -214,6 +228,9 @@ class TripService:
         def add(uow: UnitOfWork, trip: Trip, now: datetime) -> None:
             uow.bookings.get_for_update(booking_id)
             self._check_booking(uow, trip, booking_id, "booking_id")
+            if booking_id in trip.booking_ids:
+                msg = f"booking {booking_id} is on this trip already"
+                raise ValidationError.single("booking_id", msg, "on_this_trip")
             trip.add_booking(booking_id, now=now)
 
         return self._change_bookings(
@@ -272,8 +289,9 @@ class TripService:
         and ``booking_id``) and commit it; a retry answers the trip as it is now."""
         _require_staff(principal, "plan trips")
         now = self._ctx.now()
-        with self._ctx.uow_factory() as uow:
-            _, fresh = claim_change(
+        with self._ctx.transaction() as tx:
+            uow = tx.uow
+            made, fresh = claim_change(
                 uow,
                 now,
                 idempotency_key,
@@ -286,8 +304,10 @@ class TripService:
             if trip is None:
                 raise NotFoundError("trip", trip_id)
             if fresh:
+                before = snapshot(trip, ("booking_ids",))
                 change(uow, trip, now)
-                uow.commit()
+                _audit_change(tx, principal, trip, before, entry_id=made)
+                tx.commit()
             return trip
 
     def get(self, trip_id: TripId, *, principal: Principal) -> Trip:
@@ -339,6 +359,28 @@ class TripService:
             if other.id != trip.id and booking_id in other.booking_ids:
                 msg = f"booking {booking.reference} is on the trip {other.name!r} already"
                 raise ValidationError.single(field, msg, "on_another_trip")
+
+
+def _audit_change(
+    tx: Transaction,
+    principal: Principal,
+    trip: Trip,
+    before: dict[str, object],
+    *,
+    entry_id: UUID | None,
+) -> None:
+    """Audit what changed on ``trip`` since ``before`` (nothing when nothing did)."""
+    old, new = diff(before, snapshot(trip, tuple(before)))
+    if new:
+        tx.audit(
+            principal,
+            entity="trip",
+            entity_id=trip.id,
+            action=AuditAction.UPDATED,
+            old=old,
+            new=new,
+            entry_id=entry_id,
+        )
 
 
 class ItineraryService:
