@@ -145,6 +145,18 @@ REFUND_ON_CANCEL_HANDLER = "payments.refund_on_cancel"
 _log = logging.getLogger("bookingcore.payments")
 
 
+def _same_intent(
+    payment: Payment, booking_id: BookingId, provider: str, amount: Money | None
+) -> bool:
+    """True when ``payment`` answers a request for an intent for ``booking_id`` at
+    ``provider`` (for ``amount``, or the balance due when None) under its key."""
+    return (
+        payment.booking_id == booking_id
+        and payment.provider == provider
+        and (amount is None or amount == payment.amount)
+    )
+
+
 def _refund_id(payment_id: PaymentId, key: str) -> RefundId:
     """The id of the refund of ``payment_id`` made with (scoped) ``key``."""
     return RefundId(uuid.uuid5(_REFUND_NAMESPACE, f"{payment_id}:{key}"))
@@ -313,11 +325,7 @@ class PaymentService:
         wanted = due if amount is None else amount
         if prior is None:
             self._check_amount(wanted, due)
-        elif (
-            prior.booking_id != booking.id
-            or prior.provider != gateway.name
-            or (amount is not None and amount != prior.amount)
-        ):
+        elif not _same_intent(prior, booking.id, gateway.name, amount):
             raise IdempotencyConflictError(idempotency_key)
 
         def asked(payment_id: PaymentId, amount: Money) -> IntentRequest:
@@ -368,6 +376,8 @@ class PaymentService:
                 twin = uow.payments.get_by_idempotency_key(key)
             if twin is None:
                 raise
+            if not _same_intent(twin, booking.id, gateway.name, amount):
+                raise IdempotencyConflictError(idempotency_key) from None  # another request
             if answer.reference != twin.provider_reference:
                 # The provider made an intent for each request (Razorpay's orders have no
                 # idempotency key): this one's is not the stored payment's, so the caller
@@ -724,26 +734,42 @@ class PaymentService:
                 self._flag(tx, payment.booking_id, payment, principal, reason, code=code)
             return _Outcome()
         self._audit_event_move(tx, payment, before, event, told)
-        if payment.status is not before and payment.status is PaymentStatus.CAPTURED:
-            booking = tx.uow.bookings.get_for_update(payment.booking_id)
-            if booking is not None:
-                principal = Principal.webhook(event.provider)
-                if unsettled is not None:
-                    reason = (
-                        f"captured {payment.captured_amount} but booking {booking.reference} "
-                        f"could not take it: {unsettled}; it was not moved or invoiced"
-                    )
-                    code = AttentionReason.CAPTURE_UNSETTLED
-                    self._flag(tx, booking.id, payment, principal, reason, code=code)
-                else:
-                    try:
-                        late = self._book_capture(tx, booking, payment, principal)
-                    except (InvalidTransitionError, ValidationError) as exc:
-                        raise _UnsettledError(str(exc)) from exc
-            if unsettled is None:
-                self._reconcile_refunds(tx, payment, Principal.webhook(event.provider))
+        # A refund event moves a payment back to captured when its refund failed after it
+        # settled: no money came in, so that is no capture to settle (nor a late payment).
+        captured = event.refund_reference is None and payment.status is not before
+        if captured and payment.status is PaymentStatus.CAPTURED:
+            late = self._settle_capture(tx, payment, event.provider, unsettled=unsettled)
         receipt.mark_applied(now=now)
         return _Outcome(late=payment if late else None)
+
+    def _settle_capture(
+        self, tx: Transaction, payment: Payment, provider: str, *, unsettled: str | None
+    ) -> bool:
+        """Settle the locked ``payment``'s capture reported by ``provider``'s webhook (its
+        booking moved and invoiced), or flag it when ``unsettled``; True for a late payment.
+
+        Raises:
+            _UnsettledError: the booking could not take the capture.
+        """
+        late = False
+        principal = Principal.webhook(provider)
+        booking = tx.uow.bookings.get_for_update(payment.booking_id)
+        if booking is not None:
+            if unsettled is not None:
+                reason = (
+                    f"captured {payment.captured_amount} but booking {booking.reference} "
+                    f"could not take it: {unsettled}; it was not moved or invoiced"
+                )
+                code = AttentionReason.CAPTURE_UNSETTLED
+                self._flag(tx, booking.id, payment, principal, reason, code=code)
+            else:
+                try:
+                    late = self._book_capture(tx, booking, payment, principal)
+                except (InvalidTransitionError, ValidationError) as exc:
+                    raise _UnsettledError(str(exc)) from exc
+        if unsettled is None:
+            self._reconcile_refunds(tx, payment, principal)
+        return late
 
     def _audit_event_move(
         self,
@@ -875,8 +901,8 @@ class PaymentService:
         takes it back, each change is audited, the payment is flagged for staff
         (``refund_reversed``: give the money back another way) and
         :class:`~bookingcore.domain.RefundReversed` is published. The credit note
-        issued when it settled and the commission it reversed stay as they are: staff
-        settle them with the customer's new refund.
+        issued when it settled stays as issued and a debit note reverses it; the
+        partner commission it reversed is restored (:meth:`_reverse_credit_note`).
         """
         before = payment.status
         now = self._ctx.now()
@@ -889,6 +915,7 @@ class PaymentService:
         self._audit_status(
             tx, payment, before, principal, reason=f"refund {named} failed after it succeeded"
         )
+        self._reverse_credit_note(tx, payment, refund)
         reason = (
             f"refund {named} of {refund.amount} succeeded, then {payment.provider} reported "
             f"it failed ({why}): the money came back and the customer is owed it again"
@@ -1878,7 +1905,7 @@ class PaymentService:
         commissions.reverse_on_refund(self._ctx, tx, payment, refund)
         uow = tx.uow
         issued = uow.invoices.list_for_booking(payment.booking_id)
-        if any(doc.refund_id == refund.id for doc in issued):
+        if any(doc.is_credit_note and doc.refund_id == refund.id for doc in issued):
             return
         credited = next(
             (
@@ -1928,6 +1955,64 @@ class PaymentService:
             entity_id=note.id,
             action=AuditAction.CREATED,
             new={"number": note.number, "credits": credited.number, "paid": f"{note.paid}"},
+            booking_id=payment.booking_id,
+        )
+
+    def _reverse_credit_note(self, tx: Transaction, payment: Payment, refund: Refund) -> None:
+        """Reverse the credit note of ``refund``, which failed after it settled, once.
+
+        A credit note is never deleted nor changed (numbers are gapless): a debit note
+        from its series charges back what it gave, naming it (``credited_invoice_id``)
+        and the refund. The partner's commission the refund reversed is restored
+        here too, in the same transaction.
+        """
+        commissions.restore_on_refund_reversal(self._ctx, tx, payment, refund)
+        uow = tx.uow
+        issued = uow.invoices.list_for_booking(payment.booking_id)
+        if any(doc.is_debit_note and doc.refund_id == refund.id for doc in issued):
+            return
+        credit = next(
+            (doc for doc in issued if doc.is_credit_note and doc.refund_id == refund.id), None
+        )
+        if credit is None:
+            return  # settled before invoices were issued: nothing to reverse
+        booking = uow.bookings.get(payment.booking_id)
+        key = credit.series_key
+        sequence = self._take_number(uow, key)
+        named = refund.provider_reference or str(refund.id)
+        text = f"Reversal of {credit.number}: refund {named} failed after it settled"
+        rates = {line.tax_rate for line in credit.lines}
+        rate = rates.pop() if len(rates) == 1 else None
+        line = InvoiceLine.including_tax(text, -credit.total, tax_rate=rate)
+        zero = Money.zero(credit.currency)
+        note = Invoice(
+            id=InvoiceId(self._ctx.ids.new_id()),
+            kind=InvoiceKind.DEBIT_NOTE,
+            series_key=key,
+            sequence=sequence,
+            number=invoice_number(InvoiceKind.DEBIT_NOTE, key, sequence),
+            booking_id=payment.booking_id,
+            customer_id=payment.customer_id,
+            payment_id=payment.id,
+            issued_at=self._ctx.now(),
+            currency=credit.currency,
+            lines=(line,),
+            subtotal=line.amount,
+            discount=zero,
+            tax=line.tax,
+            total=line.total,
+            paid=-credit.paid,
+            due=zero if booking is None else self._balance_due(uow, booking),
+            refund_id=refund.id,
+            credited_invoice_id=credit.id,
+        )
+        uow.invoices.add(note)
+        tx.audit(
+            Principal.system("invoices"),
+            entity="invoice",
+            entity_id=note.id,
+            action=AuditAction.CREATED,
+            new={"number": note.number, "reverses": credit.number, "paid": f"{note.paid}"},
             booking_id=payment.booking_id,
         )
 
