@@ -533,6 +533,35 @@ class TestPartPaymentsAndLatePayments:
         assert paid.refunded_amount == booking.total
         assert world.seats() == 0
 
+    def test_a_late_refund_the_provider_refuses_leaves_the_payment_flagged_for_staff(
+        self,
+    ) -> None:
+        # The capture and its booking's books are committed; the automatic refund is then
+        # refused. That is no error of the delivery (answering one makes the provider
+        # deliver it again and again): the receipt is applied, the refund recorded failed,
+        # its amount free for staff to refund, and the flag names the refusal.
+        world = World(PaymentSettings(late_payments="refund"))
+        booking = world.book()
+        intent = world.core.payments.create_intent(
+            booking.id, "fake", principal=world.me, idempotency_key="pay-1"
+        )
+        world.core.bookings.cancel(booking.id, principal=world.me)
+        reference = intent.payment.provider_reference
+        assert reference is not None
+        world.provider.decline_refunds("the card is closed")
+        delivery = world.provider.webhook("captured", reference)
+
+        receipt = world.core.payments.handle_webhook("fake", *delivery)
+
+        assert receipt.status is ReceiptStatus.APPLIED
+        (paid,) = world.core.payments.for_booking(booking.id, principal=ADMIN)
+        assert paid.status is PaymentStatus.CAPTURED
+        assert paid.refundable_amount == booking.total
+        assert [item.code for item in paid.attention] == ["late_payment"]
+        assert "the card is closed" in paid.attention[0].text
+        world.core.payments.handle_webhook("fake", *delivery)  # redelivered: nothing more
+        assert world.provider.calls.count("refund") == 1
+
 
 class TestCapturesNeverHalfWritten:
     """A capture is settled and invoiced whole, or recorded alone and flagged; money the

@@ -8,10 +8,12 @@ transaction that stores the :class:`Invoice`: a transaction that fails gives its
 number back with everything else, so a series has no gap and no number twice.
 
 An invoice is issued for each captured payment; a credit note (negative lines,
-``credited_invoice_id`` set) for each settled refund, from the same series as
-the invoice it credits; a debit note (positive lines, ``credited_invoice_id``
-naming the credit note) for a settled refund the provider reported failed
-afterwards, reversing its credit note, which stays as issued. Amounts are
+``credited_invoice_id`` set) for each settled refund; a debit note (positive
+lines, ``credited_invoice_id`` naming the credit note) for a settled refund the
+provider reported failed afterwards, reversing its credit note, which stays as
+issued. Each takes its
+number from the series of its year of issue and its booking's location (a credit
+note issued in 2027 for a 2026 invoice is numbered in 2027's series). Amounts are
 :class:`~bookingcore.domain.values.Money`, never floats, and the totals are
 checked when the document is built: ``total == subtotal - discount + tax``.
 

@@ -50,8 +50,9 @@ transaction that records a captured payment, an :class:`~bookingcore.domain.Invo
 is issued with a number from the series of the year of issue and the booking's
 location (``INV-2026-DL01-000042``), taken under the series' row lock, so a
 failed transaction gives its number back and numbers have no gap. A refund
-that settles gets a credit note from the same series as the invoice it
-credits. Read them with :meth:`PaymentService.invoices_for`.
+that settles gets a credit note, and one that fails after it settled a debit
+note reversing that credit note, each numbered in the series of its own year
+of issue. Read them with :meth:`PaymentService.invoices_for`.
 
 .. versionadded:: 0.2
 """
@@ -517,7 +518,12 @@ class PaymentService:
             PaymentProviderError: the event needed the provider's current state
                 and the provider could not be asked. The delivery is stored as
                 ``received``, not applied: answer with an error status (a 503)
-                so the provider delivers it again; that delivery applies it.
+                so the provider delivers it again; that delivery applies it. Or,
+                with ``late_payments="refund"``, a late payment's refund could not
+                reach the provider (retryable; the capture is committed): the
+                provider's redelivery sends it again. A provider's refusal of that
+                refund raises nothing: it is recorded ``failed`` and said on the
+                payment's ``late_payment`` item, for staff.
         """
         observer = self._ctx.observer
         if observer is None:
@@ -667,7 +673,35 @@ class PaymentService:
         left = payment.refundable_amount  # refunds made at the provider went back already
         if not left.amount or not self._can_refund(payment, left):
             return  # stays flagged for staff
-        self._refund(payment.id, left, principal, key=key, reason=reason)
+        try:
+            self._refund(payment.id, left, principal, key=key, reason=reason)
+        except BookingError as exc:
+            if isinstance(exc, PaymentProviderError) and exc.retryable:
+                raise  # unknown outcome: the provider's redelivery sends it again
+            # Refused: the refund is recorded failed and its amount free; no error of the
+            # delivery, whose capture is committed. Staff refund it (the flag says why).
+            self._late_refund_refused(payment.id, left, principal, exc)
+
+    def _late_refund_refused(
+        self, payment_id: PaymentId, amount: Money, principal: Principal, exc: BookingError
+    ) -> None:
+        """Say on the late payment's flag that its automatic refund of ``amount`` was refused."""
+        with self._ctx.transaction() as tx:
+            payment = self._payment_for_update(tx.uow, payment_id)
+            item = next(
+                (i for i in payment.attention if i.code is AttentionReason.LATE_PAYMENT), None
+            )
+            said = f"{item.text}; " if item is not None else ""
+            reason = f"{said}its refund of {amount} was refused: {exc.message[:500]}"
+            self._flag(
+                tx,
+                payment.booking_id,
+                payment,
+                principal,
+                reason,
+                code=AttentionReason.LATE_PAYMENT,
+            )
+            tx.commit()
 
     def _apply(
         self,
@@ -1918,7 +1952,10 @@ class PaymentService:
         if credited is None:
             return  # captured before invoices were issued: nothing to credit
         booking = uow.bookings.get(payment.booking_id)
-        key = credited.series_key
+        now = self._ctx.now()
+        # The series of its year of issue (a 2026 invoice is credited in 2027's series
+        # once 2027 started): each series is numbered in the order its documents are issued.
+        key = credited.series_key if booking is None else self._series_key(uow, booking, now)
         sequence = self._take_number(uow, key)
         back = -refund.amount
         why = f": {refund.reason[:200]}" if refund.reason else ""
@@ -1936,7 +1973,7 @@ class PaymentService:
             booking_id=payment.booking_id,
             customer_id=payment.customer_id,
             payment_id=payment.id,
-            issued_at=self._ctx.now(),
+            issued_at=now,
             currency=back.currency,
             lines=(line,),
             subtotal=line.amount,
@@ -1977,7 +2014,8 @@ class PaymentService:
         if credit is None:
             return  # settled before invoices were issued: nothing to reverse
         booking = uow.bookings.get(payment.booking_id)
-        key = credit.series_key
+        now = self._ctx.now()
+        key = credit.series_key if booking is None else self._series_key(uow, booking, now)
         sequence = self._take_number(uow, key)
         named = refund.provider_reference or str(refund.id)
         text = f"Reversal of {credit.number}: refund {named} failed after it settled"
@@ -1994,7 +2032,7 @@ class PaymentService:
             booking_id=payment.booking_id,
             customer_id=payment.customer_id,
             payment_id=payment.id,
-            issued_at=self._ctx.now(),
+            issued_at=now,
             currency=credit.currency,
             lines=(line,),
             subtotal=line.amount,
