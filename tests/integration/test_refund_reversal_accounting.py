@@ -191,6 +191,13 @@ def test_a_reversed_refund_restores_the_commission_it_reversed(shop: Shop) -> No
     assert restored.base == inr("2000")
     assert restored.key == f"refund_reversed:{back.id}"
     assert shop.owed() == inr("1000")  # the business keeps all 8,000 again
+    # The report (summed by the storage) counts the restoration as accrued in its period.
+    now = shop.clock.now()
+    report = shop.core.commissions.report(
+        now - timedelta(days=1), now + timedelta(days=1), principal=ADMIN
+    )
+    (line,) = report.lines
+    assert (line.accrued, line.reversed, line.net) == (inr("1250"), inr("250"), inr("1000"))
 
     # The customer's new refund reverses the commission again, in proportion.
     shop.refund("2000", "desk-2")
