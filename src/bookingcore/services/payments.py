@@ -1666,7 +1666,7 @@ class PaymentService:
             return uow.payments.list_for_booking(booking_id)
 
     def invoices_for(self, booking_id: BookingId, *, principal: Principal) -> Sequence[Invoice]:
-        """A booking's invoices and credit notes, in the order they were issued.
+        """A booking's invoices, credit notes and debit notes, in the order they were issued.
 
         Raises:
             NotFoundError: no such booking visible to ``principal``.
