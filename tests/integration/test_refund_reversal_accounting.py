@@ -47,7 +47,7 @@ def inr(amount: str) -> Money:
 class Shop:
     """A partner at 12.5 % books two seats at 4,000 INR; its customer pays by card."""
 
-    def __init__(self, store: MemoryStore | SqlStore) -> None:
+    def __init__(self, store: MemoryStore | SqlStore, lifecycle: str | None = None) -> None:
         self.store = store
         self.clock = FixedClock()
         self.card = FakePaymentProvider()
@@ -83,9 +83,13 @@ class Shop:
                     for n in ("Kabir", "Zoya")
                 ],
                 customer_id=customer.customer.id,
+                lifecycle=lifecycle,
             ),
             principal=by,
         )
+        if lifecycle == "travel":  # by hand up to where it waits for money
+            for status in ("quotation_sent", "quotation_approved", "booking_created"):
+                self.core.bookings.transition(self.booking.id, status, principal=ADMIN)
         intent = self.core.payments.create_intent(
             self.booking.id, "fake", principal=by, idempotency_key="pay-1"
         )
@@ -230,3 +234,20 @@ def test_a_reversed_refund_is_not_taken_for_a_new_capture(shop: Shop) -> None:
     assert [item.code for item in shop.payment().attention] == ["refund_reversed"]
     assert shop.core.bookings.get(shop.booking.id, principal=ADMIN).status == status
     assert shop.owed() == inr("1000")
+
+
+def test_a_reversed_refund_of_a_booking_ended_refunded_restores_no_commission(
+    any_store: MemoryStore | SqlStore,
+) -> None:
+    # All the money went back and the booking ended refunded: closed, it earns nothing
+    # (as a late payment accrues nothing), even once the bank returns the refund.
+    shop = Shop(any_store, lifecycle="travel")
+    assert shop.core.bookings.get(shop.booking.id, principal=ADMIN).status == "payment_confirmed"
+    back = shop.refund("8000", "desk-all")
+    assert shop.core.bookings.get(shop.booking.id, principal=ADMIN).status == "refunded"
+    assert shop.owed() == inr("0")
+
+    shop.bank_returns(back)
+
+    assert shop.owed() == inr("0")
+    assert [d.kind for d in shop.documents()][-1] is InvoiceKind.DEBIT_NOTE

@@ -31,8 +31,9 @@ The rules (pure functions, so they are checked without storage):
   (:func:`restoration_for_reversed_refund`): the customer's bank returned the
   money, so the business keeps it again and the partner's commission on it is
   accrued again (an ``accrual`` naming the refund), unless the booking's
-  cancellation reversed the payment's commission since. A later refund of that
-  money reverses it again, in proportion.
+  cancellation reversed the payment's commission since (and, as the service
+  decides, not for a booking closed to payment). A later refund of that money
+  reverses it again, in proportion.
 * **Once.** Every entry has a ``key`` unique on the ledger (``accrual:<payment>``,
   ``refund:<refund>``, ``refund_reversed:<refund>``,
   ``cancellation:<payment>:<status change>``), so a duplicate webhook or a

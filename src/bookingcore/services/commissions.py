@@ -11,7 +11,7 @@ for the rules):
   when the refund is credited);
 * a settled refund the provider reports failed afterwards restores what it
   reversed (:func:`restore_on_refund_reversal`, called when its credit note is
-  reversed), unless the booking was cancelled;
+  reversed), unless the booking is cancelled or ended ``refunded``;
 * cancelling a booking reverses what is left of its commission
   (:func:`reverse_on_cancellation`, called by every status change to the
   lifecycle's cancelled state through :class:`~bookingcore.services.BookingService`).
@@ -178,8 +178,9 @@ def restore_on_refund_reversal(
 
     Call it in the transaction that reverses the refund, after
     :meth:`~bookingcore.domain.Payment.reverse_refund`. Nothing is restored when
-    the refund reversed nothing, or the booking's cancellation reversed the
-    payment's commission since.
+    the refund reversed nothing, the booking's cancellation reversed the
+    payment's commission since, or the booking is closed to payment (cancelled,
+    or ended ``refunded``: as a late payment accrues nothing).
 
     .. versionadded:: 0.4
     """
@@ -187,8 +188,14 @@ def restore_on_refund_reversal(
         e.refund_id == refund.id for e in tx.uow.commissions.list_for_booking(payment.booking_id)
     ):
         return None  # the refund reversed nothing: no lock needed
+    ledger = _locked_ledger(tx, payment.booking_id)
+    booking = tx.uow.bookings.get(payment.booking_id)
+    if booking is None or closed_to_payment(
+        context.settings.lifecycle(booking.lifecycle), booking.status
+    ):
+        return None
     entry = restoration_for_reversed_refund(
-        _locked_ledger(tx, payment.booking_id),
+        ledger,
         entry_id=CommissionEntryId(context.ids.new_id()),
         payment_id=payment.id,
         refund_id=refund.id,
