@@ -1283,7 +1283,7 @@ class PaymentAttentionLeftOut(BaseModel):
 
 
 class InvoiceOut(BaseModel):
-    """An invoice or credit note, numbered without gaps."""
+    """An invoice, credit note or debit note, numbered without gaps."""
 
     id: UUID
     kind: str

@@ -35,6 +35,7 @@ _TITLES = {
     DocumentKind.ITINERARY: "Itinerary",
     DocumentKind.CERTIFICATE: "Certificate",
     DocumentKind.CREDIT_NOTE: "Credit note",
+    DocumentKind.DEBIT_NOTE: "Debit note",
     DocumentKind.QUOTATION: "Quotation",
 }
 
@@ -170,7 +171,8 @@ LINE_COLUMNS = _LINE_COLUMNS
 
 
 def invoice_parts(data: DocumentData, invoice: Invoice) -> InvoiceParts:
-    """What an issued invoice or credit note shows, as printed by every renderer here."""
+    """What an issued invoice, credit note or debit note shows, as printed by every
+    renderer here."""
     title = f"{_TITLES[data.kind]} {invoice.number}"
     stem = f"{data.kind.value}-{invoice.number}"
     details = [
@@ -182,7 +184,7 @@ def invoice_parts(data: DocumentData, invoice: Invoice) -> InvoiceParts:
     if data.location is not None:
         details.append(("Location", data.location.name))
     if data.credited is not None:
-        details.append(("Credits", data.credited.number))
+        details.append(("Reverses" if invoice.is_debit_note else "Credits", data.credited.number))
     lines = [_line_cells(line) for line in invoice.lines]
     totals = [
         ("Subtotal", invoice.subtotal),

@@ -117,3 +117,32 @@ def test_refunds_racing_a_cancellation_never_reverse_more_than_was_accrued(world
     accruals, reversals, net = _owed(core, booking)
     assert (accruals, net) == (1, Money("0", "INR"))
     assert 1 <= reversals <= 4
+
+
+def test_a_reversed_refund_racing_a_cancellation_never_leaves_commission(world: Any) -> None:
+    # The bank returns a refund (its failed report delivered four times at once) while staff
+    # cancel the booking: whichever goes first, the cancelled booking ends with nothing owed
+    # to the partner, restored at most once, and one debit note.
+    core, provider, booking, as_partner = world
+    intent = core.payments.create_intent(
+        booking.id, "fake", principal=as_partner, idempotency_key="pay"
+    )
+    reference = intent.payment.provider_reference
+    core.payments.handle_webhook("fake", *provider.webhook("captured", reference))
+    back = core.payments.refund(
+        intent.payment.id, Money("333.33", "INR"), principal=ADMIN, idempotency_key="r"
+    )
+    headers, body = provider.refund_webhook(back.provider_reference, reference, "failed")
+
+    def work(i: int) -> object:
+        if i == 0:
+            return core.bookings.cancel(booking.id, principal=ADMIN)
+        return core.payments.handle_webhook("fake", headers, body)
+
+    outcomes = at_once(5, work)
+    assert not [o for o in outcomes if isinstance(o, Exception)], outcomes
+    entries = core.commissions.for_booking(booking.id, principal=ADMIN)
+    assert sum(1 for e in entries if e.is_restoration) <= 1
+    assert sum((e.amount for e in entries), Money.zero(booking.currency)) == Money("0", "INR")
+    documents = core.payments.invoices_for(booking.id, principal=ADMIN)
+    assert [d.number[:3] for d in documents] == ["INV", "CN-", "DN-"]

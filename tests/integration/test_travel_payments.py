@@ -218,6 +218,31 @@ class TestNothingMoreIsDue:
         assert "refunded" in late.attention[0].text
         assert holiday.status() == "refunded"
 
+    def test_a_refund_of_a_refunded_booking_failing_afterwards_is_no_late_payment(
+        self, any_store: MemoryStore | SqlStore
+    ) -> None:
+        # The bank returns the refund that ended the booking: the payment is captured again,
+        # but no money came in. It is owed back (refund_reversed), not a late payment: it
+        # was not flagged late, invoiced a second time, nor refunded again by itself.
+        holiday = Holiday(any_store)
+        reference = holiday.intent()
+        holiday.captured(reference)
+        (paid,) = holiday.core.payments.for_booking(holiday.booking.id, principal=ADMIN)
+        back = holiday.core.payments.refund(
+            paid.id, Money("15000", "INR"), principal=ADMIN, idempotency_key="all-back"
+        )
+        assert holiday.status() == "refunded"
+        assert back.provider_reference is not None
+        holiday.core.payments.handle_webhook(
+            "card", *holiday.card.refund_webhook(back.provider_reference, reference, "failed")
+        )
+        (paid,) = holiday.core.payments.for_booking(holiday.booking.id, principal=ADMIN)
+        assert paid.status is PaymentStatus.CAPTURED
+        assert [item.code for item in paid.attention] == ["refund_reversed"]
+        assert holiday.status() == "refunded"
+        documents = holiday.core.payments.invoices_for(holiday.booking.id, principal=ADMIN)
+        assert [d.number[:3] for d in documents] == ["INV", "CN-", "DN-"]
+
 
 class TestMoneyTheProviderTookIsNeverDropped:
     """A capture is settled whole or recorded alone and flagged; a refused one is flagged."""

@@ -1,6 +1,7 @@
 """Properties of the commission ledger: whatever captures, refunds and cancellation a partner's
-booking goes through, in any order, its commission is never negative, never more than its
-total earns, never accrued or reversed twice, and gone once everything went back."""
+booking goes through, in any order (refunds failing after they settled included), its
+commission is never negative, never more than its total earns, never accrued or reversed twice,
+whole again once nothing is refunded, and gone once everything went back."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from bookingcore import BookingId, Money, PartnerId, PaymentId, RefundId
 from bookingcore.domain import CommissionEntry, CommissionEntryId
 from bookingcore.domain.commissions import (
     accrual_for,
+    restoration_for_reversed_refund,
     reversal_for_refund,
     reversals_for_cancellation,
     summarise,
@@ -31,7 +33,7 @@ def _id() -> UUID:
 
 steps = st.lists(
     st.tuples(
-        st.sampled_from(["capture", "refund", "refund", "cancel", "redeliver"]),
+        st.sampled_from(["capture", "refund", "refund", "cancel", "redeliver", "bounce"]),
         st.integers(0, 3),  # which payment
         st.integers(1, 400_000),  # minor units
     ),
@@ -84,7 +86,21 @@ def test_the_ledger_of_a_booking_stays_within_what_its_payments_earn(
         if entry is not None:
             entries.append(entry)
 
+    def bounce(payment: PaymentId, refund_id: RefundId) -> None:
+        entry = restoration_for_reversed_refund(
+            entries,
+            entry_id=CommissionEntryId(uuid4()),
+            payment_id=payment,
+            refund_id=refund_id,
+            captured=captured[payment],
+            refunded=refunded[payment],
+            now=T0,
+        )
+        if entry is not None:
+            entries.append(entry)
+
     refund_ids: list[tuple[PaymentId, Money, RefundId]] = []
+    bounced: set[RefundId] = set()
     for action, which, minor in script:
         payment = payments[which]
         if action == "capture" and payment not in captured and not cancelled:
@@ -104,6 +120,15 @@ def test_the_ledger_of_a_booking_stays_within_what_its_payments_earn(
         elif action == "cancel" and not cancelled:
             cancelled = True
             entries += reversals_for_cancellation(entries, new_id=_id, change_id=uuid4(), now=T0)
+        elif action == "bounce" and refund_ids:  # the bank returned a settled refund
+            payment, amount, refund_id = refund_ids[which % len(refund_ids)]
+            if refund_id not in bounced:
+                bounced.add(refund_id)
+                refunded[payment] -= amount
+            before = len(entries)
+            bounce(payment, refund_id)
+            bounce(payment, refund_id)  # reported again: restored once at most
+            assert len(entries) <= before + 1
         elif action == "redeliver" and refund_ids:  # a settled refund handled again
             again = refund_ids[which % len(refund_ids)]
             before = len(entries)
@@ -123,6 +148,9 @@ def test_the_ledger_of_a_booking_stays_within_what_its_payments_earn(
         assert zero <= left <= accrued
         if cancelled or refunded[payment] == taken:
             assert left == zero
+        elif refunded[payment] == zero:  # every refund of it bounced: all of it is back
+            first = next((e for e in mine if e.is_capture_accrual), None)
+            assert left == (zero if first is None else first.amount)
     accrued_bases = sum((e.base for e in entries if e.is_accrual), zero)
     kept_bases = accrued_bases - sum((e.base for e in entries if not e.is_accrual), zero)
     assert zero <= kept_bases <= booking_total

@@ -65,6 +65,7 @@ class TestNumbers:
     def test_invoices_and_credit_notes_are_numbered_in_their_series(self) -> None:
         assert invoice_number(InvoiceKind.INVOICE, "2026/DL01", 42) == "INV-2026-DL01-000042"
         assert invoice_number(InvoiceKind.CREDIT_NOTE, "2026/DL01", 43) == "CN-2026-DL01-000043"
+        assert invoice_number(InvoiceKind.DEBIT_NOTE, "2026/DL01", 44) == "DN-2026-DL01-000044"
 
     @pytest.mark.parametrize("sequence", [0, -1, True])
     def test_a_sequence_below_one_is_refused(self, sequence: int) -> None:
@@ -140,4 +141,37 @@ class TestInvoice:
         assert caught.value.fields == ("credited_invoice_id",)
         with pytest.raises(ValidationError) as caught:
             _invoice(kind=InvoiceKind.CREDIT_NOTE, credited_invoice_id=uuid4())
+        assert caught.value.fields == ("lines",)
+
+    def test_a_debit_note_is_positive_and_names_the_credit_note_and_refund(self) -> None:
+        again = _inr("300")
+        debit = _invoice(
+            kind=InvoiceKind.DEBIT_NOTE,
+            lines=(InvoiceLine.of("Reversal of CN-2026-DL01-000002", again),),
+            subtotal=again,
+            total=again,
+            paid=again,
+            credited_invoice_id=uuid4(),
+            refund_id=uuid4(),
+        )
+        assert debit.is_debit_note
+        assert not debit.is_credit_note
+        assert debit.number.startswith("DN-")
+        with pytest.raises(ValidationError) as caught:
+            _invoice(kind=InvoiceKind.DEBIT_NOTE, refund_id=uuid4())
+        assert caught.value.fields == ("credited_invoice_id",)
+        with pytest.raises(ValidationError) as caught:
+            _invoice(kind=InvoiceKind.DEBIT_NOTE, credited_invoice_id=uuid4())
+        assert caught.value.fields == ("refund_id",)
+        back = _inr("-300")
+        with pytest.raises(ValidationError) as caught:
+            _invoice(
+                kind=InvoiceKind.DEBIT_NOTE,
+                lines=(InvoiceLine.of("Reversal", back),),
+                subtotal=back,
+                total=back,
+                paid=back,
+                credited_invoice_id=uuid4(),
+                refund_id=uuid4(),
+            )
         assert caught.value.fields == ("lines",)

@@ -229,6 +229,25 @@ class TestCreditNotes:
         world.pay(other, "1000", "CASH-2")  # the series goes on after the credit note
         assert [i.number for i in world.invoices(other)] == ["INV-2026-CAMP-000003"]
 
+    def test_a_credit_note_issued_in_a_later_year_is_numbered_in_that_years_series(
+        self, world: World
+    ) -> None:
+        # A series is a year of issue: the 2026 books are closed once 2027 starts, so a
+        # refund of a 2026 invoice credited in 2027 is numbered in the 2027 series (its
+        # line still names the 2026 invoice it credits), in order with 2027's invoices.
+        booking, other = world.book(), world.book(travelers=1)
+        world.pay(booking, "8000", "CASH-1")
+        (payment,) = world.core.payments.for_booking(booking.id, principal=ADMIN)
+        world.clock.set(world.clock.now().replace(year=2027))
+        world.pay(other, "1000", "CASH-2")
+        assert [i.number for i in world.invoices(other)] == ["INV-2027-CAMP-000001"]
+        world.core.payments.refund(payment.id, _inr("500"), principal=ADMIN, idempotency_key="r")
+        invoice, credit = world.invoices(booking)
+        assert (invoice.number, credit.number) == ("INV-2026-CAMP-000001", "CN-2027-CAMP-000002")
+        assert credit.series_key == "2027/CAMP"
+        assert credit.credited_invoice_id == invoice.id
+        assert credit.lines[0].description.startswith("Refund of INV-2026-CAMP-000001")
+
     def test_a_refund_settled_later_is_credited_only_when_its_webhook_says_so(
         self, world: World
     ) -> None:

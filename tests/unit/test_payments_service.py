@@ -4,6 +4,7 @@ through the one booking path, late payments, refunds that never overdraw."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 from uuid import uuid4
@@ -41,7 +42,12 @@ from bookingcore.domain import (
     Refund,
     RefundStatus,
 )
-from bookingcore.ports.payments import ProviderCapabilities, ProviderRefund
+from bookingcore.ports.payments import (
+    IntentRequest,
+    ProviderCapabilities,
+    ProviderIntent,
+    ProviderRefund,
+)
 from bookingcore.testing import FakePaymentProvider, FixedClock, SequentialIds
 from bookingcore_adapters.memory import MemoryStore
 from bookingcore_adapters.payments import ManualProvider
@@ -170,6 +176,34 @@ class TestIntents:
         )
         assert (same.replayed, same.payment.id) == (True, made.payment.id)
         assert len(world.core.payments.for_booking(second.id, principal=world.me)) == 0
+
+    def test_a_twin_with_one_key_for_another_booking_racing_in_is_a_conflict(self) -> None:
+        # Two requests with one key for two bookings, at once: the other stores its payment
+        # while this one asks the provider. This one must not answer the other's payment
+        # (for the other booking) as its own replay.
+        class Racing(FakePaymentProvider):
+            twin: Callable[[], object] | None = None
+
+            def create_intent(self, request: IntentRequest) -> ProviderIntent:
+                twin, self.twin = self.twin, None
+                if twin is not None:
+                    twin()  # the other request, all of it, while this one is at the provider
+                return super().create_intent(request)
+
+        world = World(provider=Racing())
+        first, second = world.book(), world.book(1)
+        racing = world.provider
+        assert isinstance(racing, Racing)
+        racing.twin = lambda: world.core.payments.create_intent(
+            first.id, "fake", principal=world.me, idempotency_key="pay-1"
+        )
+        with pytest.raises(IdempotencyConflictError) as caught:
+            world.core.payments.create_intent(
+                second.id, "fake", principal=world.me, idempotency_key="pay-1"
+            )
+        assert caught.value.key == "pay-1"
+        assert world.core.payments.for_booking(second.id, principal=world.me) == []
+        assert len(world.core.payments.for_booking(first.id, principal=world.me)) == 1
 
     def test_an_amount_that_is_not_money_is_refused_naming_it(self, world: World) -> None:
         booking = world.book()
@@ -498,6 +532,35 @@ class TestPartPaymentsAndLatePayments:
         assert paid.status is PaymentStatus.REFUNDED
         assert paid.refunded_amount == booking.total
         assert world.seats() == 0
+
+    def test_a_late_refund_the_provider_refuses_leaves_the_payment_flagged_for_staff(
+        self,
+    ) -> None:
+        # The capture and its booking's books are committed; the automatic refund is then
+        # refused. That is no error of the delivery (answering one makes the provider
+        # deliver it again and again): the receipt is applied, the refund recorded failed,
+        # its amount free for staff to refund, and the flag names the refusal.
+        world = World(PaymentSettings(late_payments="refund"))
+        booking = world.book()
+        intent = world.core.payments.create_intent(
+            booking.id, "fake", principal=world.me, idempotency_key="pay-1"
+        )
+        world.core.bookings.cancel(booking.id, principal=world.me)
+        reference = intent.payment.provider_reference
+        assert reference is not None
+        world.provider.decline_refunds("the card is closed")
+        delivery = world.provider.webhook("captured", reference)
+
+        receipt = world.core.payments.handle_webhook("fake", *delivery)
+
+        assert receipt.status is ReceiptStatus.APPLIED
+        (paid,) = world.core.payments.for_booking(booking.id, principal=ADMIN)
+        assert paid.status is PaymentStatus.CAPTURED
+        assert paid.refundable_amount == booking.total
+        assert [item.code for item in paid.attention] == ["late_payment"]
+        assert "the card is closed" in paid.attention[0].text
+        world.core.payments.handle_webhook("fake", *delivery)  # redelivered: nothing more
+        assert world.provider.calls.count("refund") == 1
 
 
 class TestCapturesNeverHalfWritten:

@@ -131,7 +131,7 @@ def booking_payments(booking_id: UUID, core: Core, caller: AnyPrincipal) -> list
     responses=problem_responses(AuthenticationError, RateLimitedError, NotFoundError),
 )
 def booking_invoices(booking_id: UUID, core: Core, caller: AnyPrincipal) -> list[InvoiceOut]:
-    """The booking's invoices and credit notes, in number order."""
+    """The booking's invoices, credit notes and debit notes, in the order they were issued."""
     found = core.payments.invoices_for(BookingId(booking_id), principal=caller)
     return [InvoiceOut.of(i) for i in found]
 

@@ -27,9 +27,17 @@ The rules (pure functions, so they are checked without storage):
   of every payment of the booking; refunds that settle afterwards find nothing
   left to reverse. A payment captured after its booking was cancelled accrues
   nothing.
+* **A refund that failed after it settled restores what it reversed**
+  (:func:`restoration_for_reversed_refund`): the customer's bank returned the
+  money, so the business keeps it again and the partner's commission on it is
+  accrued again (an ``accrual`` naming the refund), unless the booking's
+  cancellation reversed the payment's commission since (and, as the service
+  decides, not for a booking closed to payment). A later refund of that money
+  reverses it again, in proportion.
 * **Once.** Every entry has a ``key`` unique on the ledger (``accrual:<payment>``,
-  ``refund:<refund>``, ``cancellation:<payment>:<status change>``), so a
-  duplicate webhook or a retried transaction can never accrue or reverse twice.
+  ``refund:<refund>``, ``refund_reversed:<refund>``,
+  ``cancellation:<payment>:<status change>``), so a duplicate webhook or a
+  retried transaction can never accrue or reverse twice.
 
 .. versionadded:: 0.2
 """
@@ -62,6 +70,7 @@ __all__ = [
     "CommissionEntryKind",
     "CommissionSummary",
     "accrual_for",
+    "restoration_for_reversed_refund",
     "reversal_for_refund",
     "reversals_for_cancellation",
     "summarise",
@@ -118,7 +127,9 @@ class CommissionEntry:
     above zero for an accrual, below zero for a reversal, in the booking's
     currency, rounded to its minor unit. ``payment_id`` names the payment whose
     capture accrued it (reversals name the payment they reverse); ``refund_id``
-    is set on a refund's reversal. ``key`` is unique on the ledger.
+    is set on a refund's reversal, and on the accrual that restores it when the
+    refund failed after it settled (:attr:`is_restoration`). ``key`` is unique
+    on the ledger.
 
     Raises:
         ValidationError: naming the field that breaks an invariant (an
@@ -160,8 +171,25 @@ class CommissionEntry:
 
     @property
     def is_accrual(self) -> bool:
-        """True for an accrual, False for a reversal."""
+        """True for an accrual (a restoration too), False for a reversal."""
         return self.kind is CommissionEntryKind.ACCRUAL
+
+    @property
+    def is_restoration(self) -> bool:
+        """True for the accrual that restores what a refund reversed, once the refund
+        failed after it settled (an accrual naming a refund).
+
+        .. versionadded:: 0.4
+        """
+        return self.kind is CommissionEntryKind.ACCRUAL and self.refund_id is not None
+
+    @property
+    def is_capture_accrual(self) -> bool:
+        """True for the accrual a payment's capture earned (not a restoration).
+
+        .. versionadded:: 0.4
+        """
+        return self.kind is CommissionEntryKind.ACCRUAL and self.refund_id is None
 
 
 def _commission(base: Money, rate: Decimal) -> Money:
@@ -199,7 +227,7 @@ def accrual_for(
     if any(entry.key == key for entry in entries):
         return None
     currency = booking_total.currency
-    before = _sum((_kept_base(entries, e) for e in entries if e.is_accrual), currency)
+    before = _sum((_kept_base(entries, e) for e in entries if e.is_capture_accrual), currency)
     room = booking_total - before
     base = captured if captured < room else room
     if base.amount <= 0:
@@ -222,24 +250,28 @@ def accrual_for(
 
 
 def _left(entries: Sequence[CommissionEntry], accrual: CommissionEntry) -> Money:
-    """What is still accrued of ``accrual``'s payment: its accrual less its reversals so far."""
-    reversals = (
-        e.amount for e in entries if e.payment_id == accrual.payment_id and not e.is_accrual
+    """What is still accrued of ``accrual``'s payment: its accrual less its reversals so far,
+    plus what restorations gave back."""
+    others = (
+        e.amount for e in entries if e.payment_id == accrual.payment_id and e.key != accrual.key
     )
-    return accrual.amount + _sum(reversals, accrual.currency)
+    return accrual.amount + _sum(others, accrual.currency)
 
 
 def _kept_base(entries: Sequence[CommissionEntry], accrual: CommissionEntry) -> Money:
-    """What is still commissioned of ``accrual``'s payment: its base less what was reversed."""
-    reversed_ = (e.base for e in entries if e.payment_id == accrual.payment_id and not e.is_accrual)
-    kept = accrual.base - _sum(reversed_, accrual.currency)
+    """What is still commissioned of ``accrual``'s payment: its base less what was reversed,
+    plus what restorations gave back."""
+    mine = [e for e in entries if e.payment_id == accrual.payment_id]
+    reversed_ = _sum((e.base for e in mine if not e.is_accrual), accrual.currency)
+    restored = _sum((e.base for e in mine if e.is_restoration), accrual.currency)
+    kept = accrual.base - reversed_ + restored
     return kept if kept.amount > 0 else Money.zero(accrual.currency)
 
 
 def _accrual_of(
     entries: Sequence[CommissionEntry], payment_id: PaymentId
 ) -> CommissionEntry | None:
-    return next((e for e in entries if e.is_accrual and e.payment_id == payment_id), None)
+    return next((e for e in entries if e.is_capture_accrual and e.payment_id == payment_id), None)
 
 
 def reversal_for_refund(
@@ -296,6 +328,60 @@ def reversal_for_refund(
     )
 
 
+def restoration_for_reversed_refund(
+    entries: Sequence[CommissionEntry],
+    *,
+    entry_id: CommissionEntryId,
+    payment_id: PaymentId,
+    refund_id: RefundId,
+    captured: Money,
+    refunded: Money,
+    now: datetime,
+    reason: str | None = None,
+) -> CommissionEntry | None:
+    """The accrual that restores what a settled refund reversed, once the provider
+    reported the refund failed (the payment's totals are those *after* it was reversed).
+
+    It gives back what the refund's reversal took, at most what brings the payment's
+    commission to its share of what the business keeps now
+    (``accrued x kept / base``, as :func:`reversal_for_refund` works it out).
+    Nothing (None) when the refund reversed nothing, it was restored before, or
+    a cancellation of the booking reversed the payment's commission (a cancelled
+    booking earns nothing back).
+
+    .. versionadded:: 0.4
+    """
+    key = f"refund_reversed:{refund_id}"
+    accrual = _accrual_of(entries, payment_id)
+    taken = next((e for e in entries if e.key == f"refund:{refund_id}"), None)
+    if accrual is None or taken is None or any(entry.key == key for entry in entries):
+        return None
+    if any(e.key.startswith(f"cancellation:{payment_id}:") for e in entries):
+        return None
+    if captured.currency != accrual.currency:
+        return None
+    base = accrual.base
+    kept = _clamp(captured - refunded, base)
+    should_stay = Money(accrual.amount.amount * kept.amount / base.amount, base.currency)
+    amount = min(-taken.amount, should_stay - _left(entries, accrual))
+    if amount.amount <= 0:
+        return None
+    return CommissionEntry(
+        id=entry_id,
+        key=key,
+        kind=CommissionEntryKind.ACCRUAL,
+        partner_id=accrual.partner_id,
+        booking_id=accrual.booking_id,
+        payment_id=payment_id,
+        refund_id=refund_id,
+        base=taken.base,
+        rate=accrual.rate,
+        amount=amount,
+        recorded_at=now,
+        reason=reason,
+    )
+
+
 def _clamp(amount: Money, most: Money) -> Money:
     """``amount`` kept between nothing and ``most``."""
     if amount.is_negative():
@@ -320,7 +406,7 @@ def reversals_for_cancellation(
     .. versionadded:: 0.2
     """
     made = []
-    for accrual in (e for e in entries if e.is_accrual):
+    for accrual in (e for e in entries if e.is_capture_accrual):
         key = f"cancellation:{accrual.payment_id}:{change_id}"
         if any(entry.key == key for entry in entries):
             continue

@@ -49,6 +49,10 @@ class DocumentKind(enum.StrEnum):
     #:
     #: .. versionadded:: 0.3
     QUOTATION = "quotation"
+    #: a debit note: reverses a credit note whose refund failed afterwards
+    #:
+    #: .. versionadded:: 0.4
+    DEBIT_NOTE = "debit_note"
 
 
 def _lines(value: Iterable[str]) -> tuple[str, ...]:
@@ -59,9 +63,10 @@ def _lines(value: Iterable[str]) -> tuple[str, ...]:
 class DocumentData:
     """Everything a renderer may put into a booking's document.
 
-    ``invoice`` is the issued invoice or credit note the document shows
-    (``kind`` is then ``invoice`` or ``credit_note``), and ``credited`` the
-    invoice a credit note credits; both are None for a booking's own
+    ``invoice`` is the issued invoice, credit note or debit note the document
+    shows (``kind`` is then ``invoice``, ``credit_note`` or ``debit_note``), and
+    ``credited`` the invoice a credit note credits (the credit note a debit
+    note reverses); both are None for a booking's own
     documents (a pro-forma invoice, a voucher, an itinerary).
 
     ``body`` is the text of a document the core worded itself, line by line

@@ -473,7 +473,9 @@ class RefundReversed(DomainEvent):
     ``refunded_amount`` and ``payment_status`` are the payment's after the reversal
     (``captured`` when nothing refunded is left); ``reason`` is the provider's, as the
     refund's ``failure_reason`` keeps it. The payment is flagged for staff
-    (``refund_reversed``) to give the money back another way.
+    (``refund_reversed``) to give the money back another way; in the same transaction a
+    debit note reversed the refund's credit note and the partner commission it reversed
+    was accrued again.
 
     .. versionadded:: 0.4
     """

@@ -8,10 +8,14 @@ transaction that stores the :class:`Invoice`: a transaction that fails gives its
 number back with everything else, so a series has no gap and no number twice.
 
 An invoice is issued for each captured payment; a credit note (negative lines,
-``credited_invoice_id`` set) for each settled refund, from the same series as
-the invoice it credits. Amounts are :class:`~bookingcore.domain.values.Money`,
-never floats, and the totals are checked when the document is built:
-``total == subtotal - discount + tax``.
+``credited_invoice_id`` set) for each settled refund; a debit note (positive
+lines, ``credited_invoice_id`` naming the credit note) for a settled refund the
+provider reported failed afterwards, reversing its credit note, which stays as
+issued. Each takes its
+number from the series of its year of issue and its booking's location (a credit
+note issued in 2027 for a 2026 invoice is numbered in 2027's series). Amounts are
+:class:`~bookingcore.domain.values.Money`, never floats, and the totals are
+checked when the document is built: ``total == subtotal - discount + tax``.
 
 .. versionadded:: 0.2
 """
@@ -64,16 +68,25 @@ _DIGITS = 6
 
 
 class InvoiceKind(enum.StrEnum):
-    """An invoice (money asked for or taken) or a credit note (money given back).
+    """An invoice (money asked for or taken), a credit note (money given back), or a
+    debit note (a credit note reversed: the refund it recorded failed afterwards).
 
     .. versionadded:: 0.2
     """
 
     INVOICE = "invoice"
     CREDIT_NOTE = "credit_note"
+    #: reverses a credit note whose refund failed after it succeeded
+    #:
+    #: .. versionadded:: 0.4
+    DEBIT_NOTE = "debit_note"
 
 
-_PREFIXES = {InvoiceKind.INVOICE: "INV", InvoiceKind.CREDIT_NOTE: "CN"}
+_PREFIXES = {
+    InvoiceKind.INVOICE: "INV",
+    InvoiceKind.CREDIT_NOTE: "CN",
+    InvoiceKind.DEBIT_NOTE: "DN",
+}
 
 
 def series_key(year: int, location_code: str) -> str:
@@ -135,7 +148,8 @@ def _text_series_id(key: str) -> UUID:
 
 
 def invoice_number(kind: InvoiceKind, key: str, sequence: int) -> str:
-    """The printed number: ``INV-2026-DL01-000042`` (``CN-...`` for a credit note).
+    """The printed number: ``INV-2026-DL01-000042`` (``CN-...`` for a credit note,
+    ``DN-...`` for a debit note).
 
     Raises:
         ValidationError: on ``series_key`` or ``sequence`` when unusable.
@@ -382,18 +396,24 @@ def _kind(value: object) -> InvoiceKind:
 
 @attrs.define(slots=False, kw_only=True)
 class Invoice(Versioned):
-    """An invoice for a captured payment, or a credit note for a settled refund.
+    """An invoice for a captured payment, a credit note for a settled refund, or a
+    debit note reversing the credit note of a refund that failed after it settled.
 
     ``number`` is made from the series key and ``sequence``
     (:func:`invoice_number`). ``paid`` is the money this document is about
     (a payment's captured amount; negative on a credit note: money given
-    back); ``due`` is what the booking still owes after it.
+    back; positive on a debit note: money the business holds again); ``due``
+    is what the booking still owes after it. ``credited_invoice_id`` names the
+    document this one corrects: the invoice a credit note credits, the credit
+    note a debit note reverses; ``refund_id`` the refund both are about.
 
     Invariants: at least one line; every amount in ``currency``; ``subtotal``
     is the sum of the lines, ``tax`` the sum of their taxes, and ``total ==
     subtotal - discount + tax``; an invoice's lines, discount and total are not
     negative, a credit note's lines and total are negative and it names the
-    invoice it credits; ``due`` is never negative.
+    invoice it credits, a debit note's lines and total are positive, with no
+    discount, and it names the credit note it reverses and its refund; ``due``
+    is never negative.
 
     Raises:
         ValidationError: naming the field that breaks an invariant.
@@ -483,6 +503,9 @@ class Invoice(Versioned):
             if any(line.amount.is_negative() for line in self.lines):
                 raise ValidationError.single("lines", "must not be negative", "negative")
             return
+        if self.kind is InvoiceKind.DEBIT_NOTE:
+            self._check_debit_note()
+            return
         if self.credited_invoice_id is None:
             msg = "a credit note names the invoice it credits"
             raise ValidationError.single("credited_invoice_id", msg, "required")
@@ -493,7 +516,29 @@ class Invoice(Versioned):
             msg = "a credit note has no discount and a negative total"
             raise ValidationError.single("total", msg, "not_negative")
 
+    def _check_debit_note(self) -> None:
+        if self.credited_invoice_id is None:
+            msg = "a debit note names the credit note it reverses"
+            raise ValidationError.single("credited_invoice_id", msg, "required")
+        if self.refund_id is None:
+            msg = "a debit note names the refund whose credit note it reverses"
+            raise ValidationError.single("refund_id", msg, "required")
+        if any(not line.amount.amount > 0 for line in self.lines):
+            msg = "a debit note's lines are above zero"
+            raise ValidationError.single("lines", msg, "not_positive")
+        if self.discount.amount != 0 or self.total.amount <= 0 or self.paid.is_negative():
+            msg = "a debit note has no discount, a total above zero and nothing paid back"
+            raise ValidationError.single("total", msg, "not_positive")
+
     @property
     def is_credit_note(self) -> bool:
         """True for a credit note."""
         return self.kind is InvoiceKind.CREDIT_NOTE
+
+    @property
+    def is_debit_note(self) -> bool:
+        """True for a debit note (a credit note reversed).
+
+        .. versionadded:: 0.4
+        """
+        return self.kind is InvoiceKind.DEBIT_NOTE

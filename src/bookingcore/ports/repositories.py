@@ -1518,7 +1518,7 @@ class InvoiceRepository(Protocol):
         """The invoice or credit note printed with ``number``."""
 
     def list_for_booking(self, booking_id: BookingId) -> Sequence[Invoice]:
-        """A booking's invoices and credit notes, in the order they were issued."""
+        """A booking's invoices, credit notes and debit notes, in the order they were issued."""
 
 
 class InvoiceSeriesRepository(Protocol):

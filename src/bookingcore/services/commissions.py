@@ -9,6 +9,9 @@ for the rules):
   is invoiced);
 * a settled refund reverses in proportion (:func:`reverse_on_refund`, called
   when the refund is credited);
+* a settled refund the provider reports failed afterwards restores what it
+  reversed (:func:`restore_on_refund_reversal`, called when its credit note is
+  reversed), unless the booking is cancelled or ended ``refunded``;
 * cancelling a booking reverses what is left of its commission
   (:func:`reverse_on_cancellation`, called by every status change to the
   lifecycle's cancelled state through :class:`~bookingcore.services.BookingService`).
@@ -39,6 +42,7 @@ from bookingcore.domain.commissions import (
     CommissionEntry,
     CommissionEntryId,
     accrual_for,
+    restoration_for_reversed_refund,
     reversal_for_refund,
     reversals_for_cancellation,
 )
@@ -55,6 +59,7 @@ __all__ = [
     "CommissionReportLine",
     "CommissionService",
     "accrue_on_capture",
+    "restore_on_refund_reversal",
     "reverse_on_cancellation",
     "reverse_on_refund",
 ]
@@ -158,6 +163,46 @@ def reverse_on_refund(
         refunded=payment.refunded_amount,
         now=context.now(),
         reason=f"refund {refund.id}",
+    )
+    if entry is not None:
+        tx.uow.commissions.add(entry)
+        _audit(tx, entry)
+    return entry
+
+
+def restore_on_refund_reversal(
+    context: ServiceContext, tx: Transaction, payment: Payment, refund: Refund
+) -> CommissionEntry | None:
+    """Restore the commission the settled ``refund`` of ``payment`` reversed, once the
+    provider reported the refund failed (the money is the business's again).
+
+    Call it in the transaction that reverses the refund, after
+    :meth:`~bookingcore.domain.Payment.reverse_refund`. Nothing is restored when
+    the refund reversed nothing, the booking's cancellation reversed the
+    payment's commission since, or the booking is closed to payment (cancelled,
+    or ended ``refunded``: as a late payment accrues nothing).
+
+    .. versionadded:: 0.4
+    """
+    if not any(
+        e.refund_id == refund.id for e in tx.uow.commissions.list_for_booking(payment.booking_id)
+    ):
+        return None  # the refund reversed nothing: no lock needed
+    ledger = _locked_ledger(tx, payment.booking_id)
+    booking = tx.uow.bookings.get(payment.booking_id)
+    if booking is None or closed_to_payment(
+        context.settings.lifecycle(booking.lifecycle), booking.status
+    ):
+        return None
+    entry = restoration_for_reversed_refund(
+        ledger,
+        entry_id=CommissionEntryId(context.ids.new_id()),
+        payment_id=payment.id,
+        refund_id=refund.id,
+        captured=payment.captured_amount,
+        refunded=payment.refunded_amount,
+        now=context.now(),
+        reason=f"refund {refund.id} failed after it settled",
     )
     if entry is not None:
         tx.uow.commissions.add(entry)

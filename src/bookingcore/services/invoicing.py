@@ -69,7 +69,7 @@ class InvoiceService:
             if invoice.credited_invoice_id is not None:
                 credited = uow.invoices.get(invoice.credited_invoice_id)
             return DocumentData(
-                kind=DocumentKind.CREDIT_NOTE if invoice.is_credit_note else DocumentKind.INVOICE,
+                kind=DocumentKind(invoice.kind.value),
                 booking=booking,
                 customer=customer,
                 travelers=tuple(t for t in travelers if t is not None),

@@ -50,8 +50,9 @@ transaction that records a captured payment, an :class:`~bookingcore.domain.Invo
 is issued with a number from the series of the year of issue and the booking's
 location (``INV-2026-DL01-000042``), taken under the series' row lock, so a
 failed transaction gives its number back and numbers have no gap. A refund
-that settles gets a credit note from the same series as the invoice it
-credits. Read them with :meth:`PaymentService.invoices_for`.
+that settles gets a credit note, and one that fails after it settled a debit
+note reversing that credit note, each numbered in the series of its own year
+of issue. Read them with :meth:`PaymentService.invoices_for`.
 
 .. versionadded:: 0.2
 """
@@ -143,6 +144,18 @@ _REFUND_NAMESPACE = uuid.UUID("6d1f1c7e-3b7a-4f43-9a55-2f1a3c0e9b41")
 REFUND_ON_CANCEL_HANDLER = "payments.refund_on_cancel"
 
 _log = logging.getLogger("bookingcore.payments")
+
+
+def _same_intent(
+    payment: Payment, booking_id: BookingId, provider: str, amount: Money | None
+) -> bool:
+    """True when ``payment`` answers a request for an intent for ``booking_id`` at
+    ``provider`` (for ``amount``, or the balance due when None) under its key."""
+    return (
+        payment.booking_id == booking_id
+        and payment.provider == provider
+        and (amount is None or amount == payment.amount)
+    )
 
 
 def _refund_id(payment_id: PaymentId, key: str) -> RefundId:
@@ -313,11 +326,7 @@ class PaymentService:
         wanted = due if amount is None else amount
         if prior is None:
             self._check_amount(wanted, due)
-        elif (
-            prior.booking_id != booking.id
-            or prior.provider != gateway.name
-            or (amount is not None and amount != prior.amount)
-        ):
+        elif not _same_intent(prior, booking.id, gateway.name, amount):
             raise IdempotencyConflictError(idempotency_key)
 
         def asked(payment_id: PaymentId, amount: Money) -> IntentRequest:
@@ -368,6 +377,8 @@ class PaymentService:
                 twin = uow.payments.get_by_idempotency_key(key)
             if twin is None:
                 raise
+            if not _same_intent(twin, booking.id, gateway.name, amount):
+                raise IdempotencyConflictError(idempotency_key) from None  # another request
             if answer.reference != twin.provider_reference:
                 # The provider made an intent for each request (Razorpay's orders have no
                 # idempotency key): this one's is not the stored payment's, so the caller
@@ -507,7 +518,12 @@ class PaymentService:
             PaymentProviderError: the event needed the provider's current state
                 and the provider could not be asked. The delivery is stored as
                 ``received``, not applied: answer with an error status (a 503)
-                so the provider delivers it again; that delivery applies it.
+                so the provider delivers it again; that delivery applies it. Or,
+                with ``late_payments="refund"``, a late payment's refund could not
+                reach the provider (retryable; the capture is committed): the
+                provider's redelivery sends it again. A provider's refusal of that
+                refund raises nothing: it is recorded ``failed`` and said on the
+                payment's ``late_payment`` item, for staff.
         """
         observer = self._ctx.observer
         if observer is None:
@@ -657,7 +673,35 @@ class PaymentService:
         left = payment.refundable_amount  # refunds made at the provider went back already
         if not left.amount or not self._can_refund(payment, left):
             return  # stays flagged for staff
-        self._refund(payment.id, left, principal, key=key, reason=reason)
+        try:
+            self._refund(payment.id, left, principal, key=key, reason=reason)
+        except BookingError as exc:
+            if isinstance(exc, PaymentProviderError) and exc.retryable:
+                raise  # unknown outcome: the provider's redelivery sends it again
+            # Refused: the refund is recorded failed and its amount free; no error of the
+            # delivery, whose capture is committed. Staff refund it (the flag says why).
+            self._late_refund_refused(payment.id, left, principal, exc)
+
+    def _late_refund_refused(
+        self, payment_id: PaymentId, amount: Money, principal: Principal, exc: BookingError
+    ) -> None:
+        """Say on the late payment's flag that its automatic refund of ``amount`` was refused."""
+        with self._ctx.transaction() as tx:
+            payment = self._payment_for_update(tx.uow, payment_id)
+            item = next(
+                (i for i in payment.attention if i.code is AttentionReason.LATE_PAYMENT), None
+            )
+            said = f"{item.text}; " if item is not None else ""
+            reason = f"{said}its refund of {amount} was refused: {exc.message[:500]}"
+            self._flag(
+                tx,
+                payment.booking_id,
+                payment,
+                principal,
+                reason,
+                code=AttentionReason.LATE_PAYMENT,
+            )
+            tx.commit()
 
     def _apply(
         self,
@@ -724,26 +768,42 @@ class PaymentService:
                 self._flag(tx, payment.booking_id, payment, principal, reason, code=code)
             return _Outcome()
         self._audit_event_move(tx, payment, before, event, told)
-        if payment.status is not before and payment.status is PaymentStatus.CAPTURED:
-            booking = tx.uow.bookings.get_for_update(payment.booking_id)
-            if booking is not None:
-                principal = Principal.webhook(event.provider)
-                if unsettled is not None:
-                    reason = (
-                        f"captured {payment.captured_amount} but booking {booking.reference} "
-                        f"could not take it: {unsettled}; it was not moved or invoiced"
-                    )
-                    code = AttentionReason.CAPTURE_UNSETTLED
-                    self._flag(tx, booking.id, payment, principal, reason, code=code)
-                else:
-                    try:
-                        late = self._book_capture(tx, booking, payment, principal)
-                    except (InvalidTransitionError, ValidationError) as exc:
-                        raise _UnsettledError(str(exc)) from exc
-            if unsettled is None:
-                self._reconcile_refunds(tx, payment, Principal.webhook(event.provider))
+        # A refund event moves a payment back to captured when its refund failed after it
+        # settled: no money came in, so that is no capture to settle (nor a late payment).
+        captured = event.refund_reference is None and payment.status is not before
+        if captured and payment.status is PaymentStatus.CAPTURED:
+            late = self._settle_capture(tx, payment, event.provider, unsettled=unsettled)
         receipt.mark_applied(now=now)
         return _Outcome(late=payment if late else None)
+
+    def _settle_capture(
+        self, tx: Transaction, payment: Payment, provider: str, *, unsettled: str | None
+    ) -> bool:
+        """Settle the locked ``payment``'s capture reported by ``provider``'s webhook (its
+        booking moved and invoiced), or flag it when ``unsettled``; True for a late payment.
+
+        Raises:
+            _UnsettledError: the booking could not take the capture.
+        """
+        late = False
+        principal = Principal.webhook(provider)
+        booking = tx.uow.bookings.get_for_update(payment.booking_id)
+        if booking is not None:
+            if unsettled is not None:
+                reason = (
+                    f"captured {payment.captured_amount} but booking {booking.reference} "
+                    f"could not take it: {unsettled}; it was not moved or invoiced"
+                )
+                code = AttentionReason.CAPTURE_UNSETTLED
+                self._flag(tx, booking.id, payment, principal, reason, code=code)
+            else:
+                try:
+                    late = self._book_capture(tx, booking, payment, principal)
+                except (InvalidTransitionError, ValidationError) as exc:
+                    raise _UnsettledError(str(exc)) from exc
+        if unsettled is None:
+            self._reconcile_refunds(tx, payment, principal)
+        return late
 
     def _audit_event_move(
         self,
@@ -875,8 +935,8 @@ class PaymentService:
         takes it back, each change is audited, the payment is flagged for staff
         (``refund_reversed``: give the money back another way) and
         :class:`~bookingcore.domain.RefundReversed` is published. The credit note
-        issued when it settled and the commission it reversed stay as they are: staff
-        settle them with the customer's new refund.
+        issued when it settled stays as issued and a debit note reverses it; the
+        partner commission it reversed is restored (:meth:`_reverse_credit_note`).
         """
         before = payment.status
         now = self._ctx.now()
@@ -889,6 +949,7 @@ class PaymentService:
         self._audit_status(
             tx, payment, before, principal, reason=f"refund {named} failed after it succeeded"
         )
+        self._reverse_credit_note(tx, payment, refund)
         reason = (
             f"refund {named} of {refund.amount} succeeded, then {payment.provider} reported "
             f"it failed ({why}): the money came back and the customer is owed it again"
@@ -1605,7 +1666,7 @@ class PaymentService:
             return uow.payments.list_for_booking(booking_id)
 
     def invoices_for(self, booking_id: BookingId, *, principal: Principal) -> Sequence[Invoice]:
-        """A booking's invoices and credit notes, in the order they were issued.
+        """A booking's invoices, credit notes and debit notes, in the order they were issued.
 
         Raises:
             NotFoundError: no such booking visible to ``principal``.
@@ -1878,7 +1939,7 @@ class PaymentService:
         commissions.reverse_on_refund(self._ctx, tx, payment, refund)
         uow = tx.uow
         issued = uow.invoices.list_for_booking(payment.booking_id)
-        if any(doc.refund_id == refund.id for doc in issued):
+        if any(doc.is_credit_note and doc.refund_id == refund.id for doc in issued):
             return
         credited = next(
             (
@@ -1891,7 +1952,10 @@ class PaymentService:
         if credited is None:
             return  # captured before invoices were issued: nothing to credit
         booking = uow.bookings.get(payment.booking_id)
-        key = credited.series_key
+        now = self._ctx.now()
+        # The series of its year of issue (a 2026 invoice is credited in 2027's series
+        # once 2027 started): each series is numbered in the order its documents are issued.
+        key = credited.series_key if booking is None else self._series_key(uow, booking, now)
         sequence = self._take_number(uow, key)
         back = -refund.amount
         why = f": {refund.reason[:200]}" if refund.reason else ""
@@ -1909,7 +1973,7 @@ class PaymentService:
             booking_id=payment.booking_id,
             customer_id=payment.customer_id,
             payment_id=payment.id,
-            issued_at=self._ctx.now(),
+            issued_at=now,
             currency=back.currency,
             lines=(line,),
             subtotal=line.amount,
@@ -1928,6 +1992,65 @@ class PaymentService:
             entity_id=note.id,
             action=AuditAction.CREATED,
             new={"number": note.number, "credits": credited.number, "paid": f"{note.paid}"},
+            booking_id=payment.booking_id,
+        )
+
+    def _reverse_credit_note(self, tx: Transaction, payment: Payment, refund: Refund) -> None:
+        """Reverse the credit note of ``refund``, which failed after it settled, once.
+
+        A credit note is never deleted nor changed (numbers are gapless): a debit note
+        from its series charges back what it gave, naming it (``credited_invoice_id``)
+        and the refund. The partner's commission the refund reversed is restored
+        here too, in the same transaction.
+        """
+        commissions.restore_on_refund_reversal(self._ctx, tx, payment, refund)
+        uow = tx.uow
+        issued = uow.invoices.list_for_booking(payment.booking_id)
+        if any(doc.is_debit_note and doc.refund_id == refund.id for doc in issued):
+            return
+        credit = next(
+            (doc for doc in issued if doc.is_credit_note and doc.refund_id == refund.id), None
+        )
+        if credit is None:
+            return  # settled before invoices were issued: nothing to reverse
+        booking = uow.bookings.get(payment.booking_id)
+        now = self._ctx.now()
+        key = credit.series_key if booking is None else self._series_key(uow, booking, now)
+        sequence = self._take_number(uow, key)
+        named = refund.provider_reference or str(refund.id)
+        text = f"Reversal of {credit.number}: refund {named} failed after it settled"
+        rates = {line.tax_rate for line in credit.lines}
+        rate = rates.pop() if len(rates) == 1 else None
+        line = InvoiceLine.including_tax(text, -credit.total, tax_rate=rate)
+        zero = Money.zero(credit.currency)
+        note = Invoice(
+            id=InvoiceId(self._ctx.ids.new_id()),
+            kind=InvoiceKind.DEBIT_NOTE,
+            series_key=key,
+            sequence=sequence,
+            number=invoice_number(InvoiceKind.DEBIT_NOTE, key, sequence),
+            booking_id=payment.booking_id,
+            customer_id=payment.customer_id,
+            payment_id=payment.id,
+            issued_at=now,
+            currency=credit.currency,
+            lines=(line,),
+            subtotal=line.amount,
+            discount=zero,
+            tax=line.tax,
+            total=line.total,
+            paid=-credit.paid,
+            due=zero if booking is None else self._balance_due(uow, booking),
+            refund_id=refund.id,
+            credited_invoice_id=credit.id,
+        )
+        uow.invoices.add(note)
+        tx.audit(
+            Principal.system("invoices"),
+            entity="invoice",
+            entity_id=note.id,
+            action=AuditAction.CREATED,
+            new={"number": note.number, "reverses": credit.number, "paid": f"{note.paid}"},
             booking_id=payment.booking_id,
         )
 

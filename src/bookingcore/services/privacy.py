@@ -109,7 +109,9 @@ _KEPT_METADATA = frozenset(
 
 
 #: Documents erasure keeps as issued: financial records.
-_FINANCIAL_DOCUMENTS = frozenset({DocumentKind.INVOICE, DocumentKind.CREDIT_NOTE})
+_FINANCIAL_DOCUMENTS = frozenset(
+    {DocumentKind.INVOICE, DocumentKind.CREDIT_NOTE, DocumentKind.DEBIT_NOTE}
+)
 
 
 class PrivacyService:

@@ -24,7 +24,7 @@ from bookingcore.domain import policy
 from bookingcore.domain.audit import AuditAction, diff, snapshot
 from bookingcore.domain.bookings import Booking
 from bookingcore.domain.documents import Document, DocumentData, DocumentKind, RenderedDocument
-from bookingcore.domain.invoices import Invoice
+from bookingcore.domain.invoices import Invoice, InvoiceKind
 from bookingcore.domain.items import BookingItem
 from bookingcore.domain.policy import Permission, Principal, PrincipalKind
 from bookingcore.domain.queries import Page, PageRequest, every_item
@@ -600,8 +600,8 @@ class TravelDocumentService:
                 version = 1 + sum(1 for d in earlier if d.filename.startswith(f"{stem}-v"))
                 behind = issued.get(stem)
                 shown = wanted
-                if behind is not None and behind.is_credit_note:
-                    shown = DocumentKind.CREDIT_NOTE
+                if behind is not None and behind.kind is not InvoiceKind.INVOICE:
+                    shown = DocumentKind(behind.kind.value)
                 rendered = self._render(
                     uow, booking, shown, text, now=now, business=business, invoice=behind
                 )
@@ -735,7 +735,11 @@ _ON_DEMAND = (
 def _invoice_text(invoice: Invoice, business: str, zone: tzinfo) -> str:
     """An issued invoice or credit note as plain text, with its numbers as issued (its
     day that of the business's clock ``zone``)."""
-    title = "Credit note" if invoice.is_credit_note else "Invoice"
+    title = {
+        InvoiceKind.INVOICE: "Invoice",
+        InvoiceKind.CREDIT_NOTE: "Credit note",
+        InvoiceKind.DEBIT_NOTE: "Debit note",
+    }[invoice.kind]
     lines = [
         f"{title} {invoice.number} ({business})",
         f"Issued {invoice.issued_at.astimezone(zone).date().isoformat()}",
