@@ -9,6 +9,7 @@ from uuid import uuid4
 import pytest
 
 from bookingcore import (
+    BookingChanges,
     BookingCore,
     BookingId,
     BookingRequest,
@@ -694,3 +695,64 @@ def test_an_unknown_advisor_is_a_validation_error_on_its_field_the_booking_a_not
         booking.id, principal=ADMIN, strategy="manual", advisor_id=meera.id
     )
     assert moved.assignee_id == meera.id
+
+
+class TestAnAssigneeIsAnActiveAdvisor:
+    """Every path that sets a booking's assignee applies one rule: an active advisor."""
+
+    def test_update_refuses_an_assignee_who_is_not_an_active_advisor(self, desk: Desk) -> None:
+        staff = desk.core.staff
+        ana = staff.add("ana@desk.example", "Ana", principal=ADMIN)
+        gone = staff.add("gone@desk.example", "Gone", principal=ADMIN)
+        staff.set_active(gone.id, False, principal=ADMIN)
+        boss = staff.add("boss@desk.example", "Boss", principal=ADMIN, role="staff")
+        booking = desk.book(desk.slot(), 1)
+        for wrong in (StaffId(uuid4()), gone.id, boss.id):
+            with pytest.raises(ValidationError) as refused:
+                desk.core.bookings.update(
+                    booking.id, BookingChanges(assignee_id=wrong), principal=ADMIN
+                )
+            assert (refused.value.errors[0].field, refused.value.errors[0].code) == (
+                "assignee_id",
+                "unknown_advisor",
+            )
+        stored = desk.core.bookings.get(booking.id, principal=ADMIN)
+        assert (stored.assignee_id, stored.version) == (None, booking.version)
+        trail = desk.core.bookings.audit_trail(booking.id, principal=ADMIN)
+        assert [e.action for e in trail] == [AuditAction.CREATED]
+        given = desk.core.bookings.update(
+            booking.id, BookingChanges(assignee_id=ana.id), principal=ADMIN
+        )
+        assert given.assignee_id == ana.id
+        taken = desk.core.bookings.update(
+            booking.id, BookingChanges(assignee_id=None), principal=ADMIN
+        )
+        assert taken.assignee_id is None
+
+    def test_assign_refuses_an_inactive_advisor_or_another_role(self, desk: Desk) -> None:
+        staff = desk.core.staff
+        gone = staff.add("gone@desk.example", "Gone", principal=ADMIN)
+        staff.set_active(gone.id, False, principal=ADMIN)
+        boss = staff.add("boss@desk.example", "Boss", principal=ADMIN, role="admin")
+        booking = desk.book(desk.slot(), 1)
+        for wrong in (gone.id, boss.id):
+            with pytest.raises(ValidationError) as refused:
+                desk.core.bookings.assign(booking.id, principal=ADMIN, advisor_id=wrong)
+            assert refused.value.errors[0].field == "advisor_id"
+        assert desk.core.bookings.get(booking.id, principal=ADMIN).assignee_id is None
+
+    def test_an_advisor_deactivated_after_the_assignment_keeps_it_through_other_edits(
+        self, desk: Desk
+    ) -> None:
+        """The rule is for a new assignee: an edit that sends the current one again
+        (a form posting every field) is no new assignment."""
+        ana = desk.core.staff.add("ana@desk.example", "Ana", principal=ADMIN)
+        booking = desk.book(desk.slot(), 1)
+        desk.core.bookings.assign(booking.id, principal=ADMIN, advisor_id=ana.id)
+        desk.core.staff.set_active(ana.id, False, principal=ADMIN)
+        edited = desk.core.bookings.update(
+            booking.id,
+            BookingChanges(internal_notes="call first", assignee_id=ana.id),
+            principal=ADMIN,
+        )
+        assert (edited.internal_notes, edited.assignee_id) == ("call first", ana.id)

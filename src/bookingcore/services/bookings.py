@@ -1843,17 +1843,25 @@ class BookingService:
         the booking as it is now and writes nothing more, even after a later
         change.
 
+        A new ``assignee_id`` must be an active advisor, as for :meth:`assign`; the
+        booking's current assignee sent again is no new assignment and stays.
+
         Raises:
             NotFoundError: no such booking visible to ``principal``.
             PermissionDeniedError: a field ``principal`` may not edit.
             StaleVersionError: ``expected_version`` is older than the stored one.
-            ValidationError: a value too long; a malformed ``idempotency_key``.
+            ValidationError: a value too long; on ``assignee_id`` (code
+                ``unknown_advisor``) when a new assignee is not an active advisor
+                (unknown, inactive or of another role); a malformed ``idempotency_key``.
             DuplicateError: external id taken.
             IdempotencyConflictError: ``idempotency_key`` was used for another
                 request (another booking, change or reason) or another kind of operation.
 
         .. versionchanged:: 0.4
            ``idempotency_key``.
+        .. versionchanged:: 0.4
+           A new ``assignee_id`` that is not an active advisor is a ``ValidationError``
+           on ``assignee_id`` (it was stored unchecked).
         """
         fields = changes.fields()
         clean_reason = clean_text(reason, "reason", max_length=500)
@@ -1886,6 +1894,9 @@ class BookingService:
                 return policy.booking_for(principal, booking)
             policy.check_may_edit(principal, booking, fields)
             booking.check_version(expected_version)
+            new_assignee = values.get("assignee_id")
+            if isinstance(new_assignee, UUID):
+                self._check_new_assignee(uow, booking, StaffId(new_assignee), "assignee_id")
             new_external = values.get("external_id")
             if isinstance(new_external, str) and new_external != booking.external_id:
                 self._check_external_id(uow, new_external, principal)
@@ -2535,7 +2546,8 @@ class BookingService:
             ValidationError: an unknown strategy, ``manual`` without an advisor,
                 or no active advisor for ``round_robin`` / ``least_loaded``; on
                 ``advisor_id`` (code ``unknown_advisor``) when it is not an active
-                advisor; a malformed ``idempotency_key``.
+                advisor (unknown, inactive or of another role; the booking's current
+                advisor named again stays); a malformed ``idempotency_key``.
             IdempotencyConflictError: ``idempotency_key`` was used for another
                 request or another kind of operation.
 
@@ -2565,17 +2577,14 @@ class BookingService:
             if not fresh:
                 return policy.booking_for(principal, booking)
             policy.check_may_edit(principal, booking, frozenset({"assignee_id"}))
-            staff = uow.staff.list(role=StaffRole.ADVISOR.value)
             if advisor_id is not None:
-                member = next((a for a in staff if a.id == advisor_id and a.is_active), None)
-                if member is None:
-                    msg = "is not an active advisor"
-                    raise ValidationError.single("advisor_id", msg, "unknown_advisor")
+                self._check_new_assignee(uow, booking, advisor_id, "advisor_id")
                 picked: StaffId | None = advisor_id
             elif chosen is AssignmentStrategy.MANUAL:
                 msg = "name the advisor (advisor_id) for a manual assignment"
                 raise ValidationError.single("advisor_id", msg, "required")
             else:
+                staff = uow.staff.list(role=StaffRole.ADVISOR.value)
                 open_states = {
                     state
                     for lifecycle in self._ctx.settings.lifecycles.values()
@@ -2899,6 +2908,30 @@ class BookingService:
             msgs = "; ".join(e.message for e in error.errors)
             raise ValidationError.single("new_starts_at", msgs, "out_of_range") from None
         return booking
+
+    @staticmethod
+    def _check_new_assignee(
+        uow: UnitOfWork, booking: Booking, staff_id: StaffId, field: str
+    ) -> None:
+        """The one rule for whoever is given a booking: an active advisor. Their row is
+        locked, so a deactivation at the same time lands first (and is seen here) or
+        waits for this assignment. The booking's current assignee, sent again, is no
+        new assignment and is not checked.
+
+        Raises:
+            ValidationError: on ``field`` (code ``unknown_advisor``).
+        """
+        if staff_id == booking.assignee_id:
+            return
+        member = uow.staff.get_for_update(staff_id)
+        if member is None or member.role != StaffRole.ADVISOR or not member.is_active:
+            if member is None:
+                msg = "is not a member of staff"
+            elif member.role != StaffRole.ADVISOR:
+                msg = f"is {member.role} staff, not an advisor"
+            else:
+                msg = "is an inactive advisor"
+            raise ValidationError.single(field, msg, "unknown_advisor")
 
     @staticmethod
     def _load_visible(
