@@ -25,6 +25,7 @@ from bookingcore import (
     SavedTraveler,
     StaffId,
     StaffRole,
+    StaleVersionError,
     TravelerDetails,
     TravelerId,
     ValidationError,
@@ -756,3 +757,18 @@ class TestAnAssigneeIsAnActiveAdvisor:
             principal=ADMIN,
         )
         assert (edited.internal_notes, edited.assignee_id) == ("call first", ana.id)
+
+    def test_assign_refuses_a_stale_expected_version(self, desk: Desk) -> None:
+        ana = desk.core.staff.add("ana@desk.example", "Ana", principal=ADMIN)
+        booking = desk.book(desk.slot(), 1)
+        desk.core.bookings.update(booking.id, BookingChanges(internal_notes="x"), principal=ADMIN)
+        with pytest.raises(StaleVersionError):
+            desk.core.bookings.assign(
+                booking.id, principal=ADMIN, advisor_id=ana.id, expected_version=booking.version
+            )
+        assert desk.core.bookings.get(booking.id, principal=ADMIN).assignee_id is None
+        current = desk.core.bookings.get(booking.id, principal=ADMIN).version
+        given = desk.core.bookings.assign(
+            booking.id, principal=ADMIN, advisor_id=ana.id, expected_version=current
+        )
+        assert given.assignee_id == ana.id

@@ -2524,6 +2524,7 @@ class BookingService:
         strategy: AssignmentStrategy | str = AssignmentStrategy.LEAST_LOADED,
         advisor_id: StaffId | None = None,
         reason: str | None = None,
+        expected_version: int | None = None,
         idempotency_key: str | None = None,
     ) -> Booking:
         """(Re-)assign a booking to an advisor, named or picked by ``strategy``.
@@ -2540,9 +2541,13 @@ class BookingService:
         ``advisor_id`` and ``reason``: what was asked, not whom it picked)
         returns the booking as it is now and picks nobody again.
 
+        ``expected_version`` refuses the assignment when the booking changed since
+        the caller read it (a keyed retry is answered before it is compared).
+
         Raises:
             NotFoundError: no such booking visible to ``principal``.
             PermissionDeniedError: ``principal`` may not reassign bookings.
+            StaleVersionError: ``expected_version`` is older than the stored one.
             ValidationError: an unknown strategy, ``manual`` without an advisor,
                 or no active advisor for ``round_robin`` / ``least_loaded``; on
                 ``advisor_id`` (code ``unknown_advisor``) when it is not an active
@@ -2557,6 +2562,8 @@ class BookingService:
         .. versionchanged:: 0.4
            An ``advisor_id`` that is not an active advisor is a ``ValidationError``
            on ``advisor_id`` (it was a ``NotFoundError``, as for the booking).
+        .. versionchanged:: 0.4
+           ``expected_version``.
         """
         chosen = _strategy(strategy)
         clean_reason = clean_text(reason, "reason", max_length=500)
@@ -2577,6 +2584,7 @@ class BookingService:
             if not fresh:
                 return policy.booking_for(principal, booking)
             policy.check_may_edit(principal, booking, frozenset({"assignee_id"}))
+            booking.check_version(expected_version)
             if advisor_id is not None:
                 self._check_new_assignee(uow, booking, advisor_id, "advisor_id")
                 picked: StaffId | None = advisor_id
