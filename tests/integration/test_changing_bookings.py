@@ -7,6 +7,7 @@ from datetime import timedelta
 from uuid import uuid4
 
 import pytest
+from tests._threads import at_once
 
 from bookingcore import (
     BookingChanges,
@@ -772,3 +773,66 @@ class TestAnAssigneeIsAnActiveAdvisor:
             booking.id, principal=ADMIN, advisor_id=ana.id, expected_version=current
         )
         assert given.assignee_id == ana.id
+
+
+class TestStrategiesForSingleBookings:
+    def test_round_robin_re_assigning_a_booking_takes_no_extra_turn(self, desk: Desk) -> None:
+        """A booking re-assigned by ``round_robin`` takes the turn it would take unassigned,
+        so the advisors' counts stay within one of each other."""
+        add = desk.core.staff.add
+        ids = sorted(add(f"{n}@desk.example", n, principal=ADMIN).id for n in ("ana", "ben"))
+        slot = desk.slot(capacity=20)
+        bookings = [desk.book(slot, 1) for _ in range(4)]
+        assign = desk.core.bookings.assign
+        picked = [
+            assign(b.id, principal=ADMIN, strategy="round_robin").assignee_id for b in bookings[:2]
+        ]
+        assert picked == ids
+        again = assign(bookings[1].id, principal=ADMIN, strategy="round_robin")
+        assert again.assignee_id == ids[1]
+        for booking in bookings[2:]:
+            assign(booking.id, principal=ADMIN, strategy="round_robin")
+        counts = [
+            sum(desk.core.bookings.get(b.id, principal=ADMIN).assignee_id == i for b in bookings)
+            for i in ids
+        ]
+        assert counts == [2, 2]
+
+    def test_least_loaded_counts_only_open_bookings_of_each_lifecycle(self, desk: Desk) -> None:
+        """A reservation's ``completed`` is over, though the travel lifecycle's
+        ``completed`` (which may still be refunded) is not terminal: it is no load."""
+        add = desk.core.staff.add
+        ana, ben = (add(f"{n}@desk.example", n, principal=ADMIN).id for n in ("ana", "ben"))
+        past = desk.slot(capacity=20)
+        for _ in range(2):
+            done = desk.book(past, 1)
+            desk.core.bookings.assign(done.id, principal=ADMIN, advisor_id=ana)
+            desk.core.bookings.transition(done.id, "confirmed", principal=ADMIN)
+            desk.clock.advance(days=11)
+            desk.core.bookings.transition(done.id, "completed", principal=ADMIN)
+            desk.clock.advance(days=-11)
+        waiting = desk.book(desk.slot(capacity=20), 1)
+        desk.core.bookings.assign(waiting.id, principal=ADMIN, advisor_id=ben)
+        fresh = desk.book(desk.slot(capacity=20), 1)
+        picked = desk.core.bookings.assign(fresh.id, principal=ADMIN, strategy="least_loaded")
+        assert picked.assignee_id == ana
+
+
+@pytest.mark.postgres
+def test_round_robin_assignments_at_once_take_turns(pg_store: SqlStore) -> None:
+    """Six bookings assigned by ``round_robin`` at the same moment go to three advisors
+    two each: concurrent calls never take the same turn."""
+    desk = Desk(pg_store)
+    for name in ("ana", "ben", "cyd"):
+        desk.core.staff.add(f"{name}@desk.example", name, principal=ADMIN)
+    slot = desk.slot(capacity=20)
+    bookings = [desk.book(slot, 1) for _ in range(6)]
+    answers = at_once(
+        6,
+        lambda i: desk.core.bookings.assign(
+            bookings[i].id, principal=ADMIN, strategy="round_robin"
+        ),
+    )
+    assert not [a for a in answers if isinstance(a, Exception)], answers
+    picked = [a.assignee_id for a in answers]
+    assert sorted(picked.count(x) for x in set(picked)) == [2, 2, 2]

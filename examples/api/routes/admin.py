@@ -222,8 +222,9 @@ def assign_booking(
     """Assign the booking to an advisor (as car dealerships do), or unassign it with ``null``.
 
     An unknown booking is a 404; an ``advisor_id`` that is not an active advisor
-    (unknown, inactive, or staff of another role) a 422 on ``advisor_id``. With an ``Idempotency-Key`` a retry answers the booking as it is now and changes
-    nothing more (not even a stale ``expected_version``).
+    (unknown, inactive, or staff of another role) a 422 on ``advisor_id``. With an
+    ``Idempotency-Key`` a retry answers the booking as it is now and changes nothing
+    more (not even a stale ``expected_version``).
     """
     if body.advisor_id is None:
         booking = core.bookings.update(

@@ -63,6 +63,7 @@ from bookingcore.domain.policy import Permission, Principal, PrincipalKind, Staf
 from bookingcore.domain.queries import BookingFilter, Page, PageRequest, every_item
 from bookingcore.domain.slots import Slot
 from bookingcore.domain.sources import BookingSource
+from bookingcore.domain.tallies import Grouping
 from bookingcore.domain.trips import plan_days
 from bookingcore.domain.values import (
     Actor,
@@ -114,6 +115,7 @@ from bookingcore.services._seat_offers import end_entry_for_booking, offer_free_
 from bookingcore.services._settlement import closed_to_payment
 from bookingcore.services._suppliers import advance_if_suppliers_confirmed, check_items_allow
 from bookingcore.services.customers import CustomerService, loyalty_discount_in
+from bookingcore.services.reports import open_statuses
 from bookingcore.services.vouchers import redeem_voucher, use_voucher
 
 __all__ = [
@@ -2530,12 +2532,19 @@ class BookingService:
         """(Re-)assign a booking to an advisor, named or picked by ``strategy``.
 
         ``manual`` needs ``advisor_id``; ``least_loaded`` picks the active
-        advisor with the fewest open bookings; ``dealer_based`` the least
+        advisor with the fewest open bookings (as
+        :meth:`~bookingcore.services.reports.ReportService.advisor_workload` counts
+        ``open``, each booking in its own lifecycle); ``dealer_based`` the least
         loaded one whose territory covers the booking's location (or nobody:
         the booking is left unassigned); ``round_robin`` takes turns by id, the
-        turn being the number of bookings assigned so far, so separate calls
-        and processes share it. The booking's current advisor does not count
-        their own booking in their load. Writes an audit entry and a
+        turn being the number of bookings that have an advisor now (any status),
+        so separate calls and processes share it; it is counted, not stored, so a
+        manual assignment or an unassignment moves it too. The booking's current
+        advisor does not count their own booking in their load, nor does its
+        assignment count in the turn: a re-assignment takes the turn it would take
+        unassigned. A strategy locks the active advisors (in id order) before it
+        counts, so picks at the same time wait for each other and never take the
+        same turn or the same spare load. Writes an audit entry and a
         ``BookingUpdated`` event when the advisor changes. A retry with the same
         ``idempotency_key`` and the same request (the booking, ``strategy``,
         ``advisor_id`` and ``reason``: what was asked, not whom it picked)
@@ -2592,14 +2601,16 @@ class BookingService:
                 msg = "name the advisor (advisor_id) for a manual assignment"
                 raise ValidationError.single("advisor_id", msg, "required")
             else:
-                staff = uow.staff.list(role=StaffRole.ADVISOR.value)
-                open_states = {
-                    state
-                    for lifecycle in self._ctx.settings.lifecycles.values()
-                    for state in lifecycle.states
-                    if lifecycle.is_active(state)
-                }
-                loads = dict(uow.bookings.count_by_assignee(open_states))
+                # The active advisors, locked in one order (by id): picks at the same
+                # time wait for each other, so each counts the assignments made before
+                # it and no two take the same turn.
+                listed = uow.staff.list(role=StaffRole.ADVISOR.value, only_active=True)
+                staff = [
+                    member
+                    for listed_member in sorted(listed, key=lambda m: m.id)
+                    if (member := uow.staff.get_for_update(listed_member.id)) is not None
+                ]
+                loads = self._open_loads(uow)
                 if booking.assignee_id in loads:
                     loads[booking.assignee_id] -= 1
                 advisors = [
@@ -2611,6 +2622,8 @@ class BookingService:
                         s for lc in self._ctx.settings.lifecycles.values() for s in lc.states
                     }
                     turn = sum(uow.bookings.count_by_assignee(every_state).values())
+                    if booking.assignee_id is not None:
+                        turn -= 1  # this booking's own assignment is the turn it retakes
                     picked = round_robin(advisors, turn)[0]
                 elif chosen is AssignmentStrategy.LEAST_LOADED:
                     picked = least_loaded(advisors, loads)
@@ -2916,6 +2929,20 @@ class BookingService:
             msgs = "; ".join(e.message for e in error.errors)
             raise ValidationError.single("new_starts_at", msgs, "out_of_range") from None
         return booking
+
+    def _open_loads(self, uow: UnitOfWork) -> dict[StaffId, int]:
+        """Each assignee's open bookings (:func:`~bookingcore.services.reports.open_statuses`),
+        counted in the storage."""
+        open_set = open_statuses(self._ctx.settings.lifecycles.values())
+        candidates = open_set.names | {status for _, status in open_set.pairs}
+        rows = uow.bookings.count_in(
+            BookingFilter(statuses=candidates), Grouping.ASSIGNEE, [open_set]
+        )
+        return {
+            StaffId(row.key): row.counts[0]
+            for row in rows
+            if isinstance(row.key, UUID) and row.counts[0]
+        }
 
     @staticmethod
     def _check_new_assignee(

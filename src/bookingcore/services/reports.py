@@ -780,6 +780,36 @@ class _Statuses:
         return cls(*(_status_set(kinds, field) for field in attrs.fields_dict(cls)))
 
 
+def open_statuses(lifecycles: Iterable[Lifecycle]) -> StatusSet:
+    """The statuses of ``lifecycles`` whose bookings are still open: neither completed,
+    cancelled nor a no-show, as :meth:`ReportService.advisor_workload` counts ``open``.
+    The load the assignment strategies compare (``least_loaded``, ``dealer_based``).
+
+    Judged in each booking's own lifecycle: a reservation's ``completed`` is over even
+    though the travel lifecycle's ``completed`` (which may still be refunded) is not
+    terminal.
+
+    .. versionadded:: 0.4
+    """
+    kinds: dict[str, dict[str, _Kind]] = {}
+    for lifecycle in lifecycles:
+        for status in lifecycle.states:
+            kinds.setdefault(status, {})[lifecycle.name] = _kind(lifecycle, status)
+    names: set[str] = set()
+    pairs: set[tuple[str, str]] = set()
+    for status, by_lifecycle in kinds.items():
+        wanted = {
+            name
+            for name, kind in by_lifecycle.items()
+            if not (kind.cancelled or kind.no_show or kind.completed)
+        }
+        if wanted == by_lifecycle.keys():
+            names.add(status)
+        else:
+            pairs.update((name, status) for name in wanted)
+    return StatusSet(names, pairs)
+
+
 def counted_statuses(lifecycles: Iterable[Lifecycle]) -> StatusSet:
     """The statuses of ``lifecycles`` whose bookings count towards revenue (those
     holding seats): the decision :meth:`ReportService.revenue` makes, which the
