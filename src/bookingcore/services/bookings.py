@@ -63,7 +63,6 @@ from bookingcore.domain.policy import Permission, Principal, PrincipalKind, Staf
 from bookingcore.domain.queries import BookingFilter, Page, PageRequest, every_item
 from bookingcore.domain.slots import Slot
 from bookingcore.domain.sources import BookingSource
-from bookingcore.domain.tallies import Grouping
 from bookingcore.domain.trips import plan_days
 from bookingcore.domain.values import (
     Actor,
@@ -115,7 +114,7 @@ from bookingcore.services._seat_offers import end_entry_for_booking, offer_free_
 from bookingcore.services._settlement import closed_to_payment
 from bookingcore.services._suppliers import advance_if_suppliers_confirmed, check_items_allow
 from bookingcore.services.customers import CustomerService, loyalty_discount_in
-from bookingcore.services.reports import open_statuses
+from bookingcore.services.reports import advisor_loads, round_robin_turn
 from bookingcore.services.vouchers import redeem_voucher, use_voucher
 
 __all__ = [
@@ -2610,7 +2609,7 @@ class BookingService:
                     for listed_member in sorted(listed, key=lambda m: m.id)
                     if (member := uow.staff.get_for_update(listed_member.id)) is not None
                 ]
-                loads = self._open_loads(uow)
+                loads = advisor_loads(uow, self._ctx.settings.lifecycles.values())
                 if booking.assignee_id in loads:
                     loads[booking.assignee_id] -= 1
                 advisors = [
@@ -2618,10 +2617,7 @@ class BookingService:
                     for a in staff
                 ]
                 if chosen is AssignmentStrategy.ROUND_ROBIN:
-                    every_state = {
-                        s for lc in self._ctx.settings.lifecycles.values() for s in lc.states
-                    }
-                    turn = sum(uow.bookings.count_by_assignee(every_state).values())
+                    turn = round_robin_turn(uow, self._ctx.settings.lifecycles.values())
                     if booking.assignee_id is not None:
                         turn -= 1  # this booking's own assignment is the turn it retakes
                     picked = round_robin(advisors, turn)[0]
@@ -2929,20 +2925,6 @@ class BookingService:
             msgs = "; ".join(e.message for e in error.errors)
             raise ValidationError.single("new_starts_at", msgs, "out_of_range") from None
         return booking
-
-    def _open_loads(self, uow: UnitOfWork) -> dict[StaffId, int]:
-        """Each assignee's open bookings (:func:`~bookingcore.services.reports.open_statuses`),
-        counted in the storage."""
-        open_set = open_statuses(self._ctx.settings.lifecycles.values())
-        candidates = open_set.names | {status for _, status in open_set.pairs}
-        rows = uow.bookings.count_in(
-            BookingFilter(statuses=candidates), Grouping.ASSIGNEE, [open_set]
-        )
-        return {
-            StaffId(row.key): row.counts[0]
-            for row in rows
-            if isinstance(row.key, UUID) and row.counts[0]
-        }
 
     @staticmethod
     def _check_new_assignee(

@@ -94,6 +94,7 @@ from bookingcore.domain.values import (
 )
 from bookingcore.domain.waitlist import WaitlistStatus
 from bookingcore.errors import PermissionDeniedError, ValidationError
+from bookingcore.ports.uow import UnitOfWork
 from bookingcore.services._context import ServiceContext
 
 __all__ = [
@@ -808,6 +809,35 @@ def open_statuses(lifecycles: Iterable[Lifecycle]) -> StatusSet:
         else:
             pairs.update((name, status) for name in wanted)
     return StatusSet(names, pairs)
+
+
+def advisor_loads(uow: UnitOfWork, lifecycles: Iterable[Lifecycle]) -> dict[StaffId, int]:
+    """Inside ``uow``: each assignee's open bookings (:func:`open_statuses` of
+    ``lifecycles``), counted in the storage; assignees with none are left out. The
+    load ``BookingService.assign`` and an import's assignment strategies compare.
+
+    .. versionadded:: 0.4
+    """
+    open_set = open_statuses(lifecycles)
+    candidates = open_set.names | {status for _, status in open_set.pairs}
+    rows = uow.bookings.count_in(BookingFilter(statuses=candidates), Grouping.ASSIGNEE, [open_set])
+    return {
+        StaffId(row.key): row.counts[0]
+        for row in rows
+        if isinstance(row.key, UUID) and row.counts[0]
+    }
+
+
+def round_robin_turn(uow: UnitOfWork, lifecycles: Iterable[Lifecycle]) -> int:
+    """Inside ``uow``: whose turn it is under ``round_robin``, the number of bookings
+    (in any status of ``lifecycles``) that have an advisor now. Counted, not stored:
+    ``BookingService.assign`` and every import start from it, so separate calls and
+    processes share the turn.
+
+    .. versionadded:: 0.4
+    """
+    every_state = {state for lifecycle in lifecycles for state in lifecycle.states}
+    return sum(uow.bookings.count_by_assignee(every_state).values())
 
 
 def counted_statuses(lifecycles: Iterable[Lifecycle]) -> StatusSet:
