@@ -1890,12 +1890,16 @@ class BookingService:
                 changes=values,
                 reason=clean_reason,
             )
-            booking = self._load_visible(uow, booking_id, principal)
+            # A new assignee's row is locked below: the booking first, as assign and
+            # the strategies lock them, so two assignments never wait on each other.
+            new_assignee = values.get("assignee_id")
+            booking = self._load_visible(
+                uow, booking_id, principal, for_update=isinstance(new_assignee, UUID) and fresh
+            )
             if not fresh:
                 return policy.booking_for(principal, booking)
             policy.check_may_edit(principal, booking, fields)
             booking.check_version(expected_version)
-            new_assignee = values.get("assignee_id")
             if isinstance(new_assignee, UUID):
                 self._check_new_assignee(uow, booking, StaffId(new_assignee), "assignee_id")
             new_external = values.get("external_id")
