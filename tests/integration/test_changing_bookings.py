@@ -7,8 +7,10 @@ from datetime import timedelta
 from uuid import uuid4
 
 import pytest
+from tests._threads import at_once
 
 from bookingcore import (
+    BookingChanges,
     BookingCore,
     BookingId,
     BookingRequest,
@@ -24,6 +26,7 @@ from bookingcore import (
     SavedTraveler,
     StaffId,
     StaffRole,
+    StaleVersionError,
     TravelerDetails,
     TravelerId,
     ValidationError,
@@ -694,3 +697,142 @@ def test_an_unknown_advisor_is_a_validation_error_on_its_field_the_booking_a_not
         booking.id, principal=ADMIN, strategy="manual", advisor_id=meera.id
     )
     assert moved.assignee_id == meera.id
+
+
+class TestAnAssigneeIsAnActiveAdvisor:
+    """Every path that sets a booking's assignee applies one rule: an active advisor."""
+
+    def test_update_refuses_an_assignee_who_is_not_an_active_advisor(self, desk: Desk) -> None:
+        staff = desk.core.staff
+        ana = staff.add("ana@desk.example", "Ana", principal=ADMIN)
+        gone = staff.add("gone@desk.example", "Gone", principal=ADMIN)
+        staff.set_active(gone.id, False, principal=ADMIN)
+        boss = staff.add("boss@desk.example", "Boss", principal=ADMIN, role="staff")
+        booking = desk.book(desk.slot(), 1)
+        for wrong in (StaffId(uuid4()), gone.id, boss.id):
+            with pytest.raises(ValidationError) as refused:
+                desk.core.bookings.update(
+                    booking.id, BookingChanges(assignee_id=wrong), principal=ADMIN
+                )
+            assert (refused.value.errors[0].field, refused.value.errors[0].code) == (
+                "assignee_id",
+                "unknown_advisor",
+            )
+        stored = desk.core.bookings.get(booking.id, principal=ADMIN)
+        assert (stored.assignee_id, stored.version) == (None, booking.version)
+        trail = desk.core.bookings.audit_trail(booking.id, principal=ADMIN)
+        assert [e.action for e in trail] == [AuditAction.CREATED]
+        given = desk.core.bookings.update(
+            booking.id, BookingChanges(assignee_id=ana.id), principal=ADMIN
+        )
+        assert given.assignee_id == ana.id
+        taken = desk.core.bookings.update(
+            booking.id, BookingChanges(assignee_id=None), principal=ADMIN
+        )
+        assert taken.assignee_id is None
+
+    def test_assign_refuses_an_inactive_advisor_or_another_role(self, desk: Desk) -> None:
+        staff = desk.core.staff
+        gone = staff.add("gone@desk.example", "Gone", principal=ADMIN)
+        staff.set_active(gone.id, False, principal=ADMIN)
+        boss = staff.add("boss@desk.example", "Boss", principal=ADMIN, role="admin")
+        booking = desk.book(desk.slot(), 1)
+        for wrong in (gone.id, boss.id):
+            with pytest.raises(ValidationError) as refused:
+                desk.core.bookings.assign(booking.id, principal=ADMIN, advisor_id=wrong)
+            assert refused.value.errors[0].field == "advisor_id"
+        assert desk.core.bookings.get(booking.id, principal=ADMIN).assignee_id is None
+
+    def test_an_advisor_deactivated_after_the_assignment_keeps_it_through_other_edits(
+        self, desk: Desk
+    ) -> None:
+        """The rule is for a new assignee: an edit that sends the current one again
+        (a form posting every field) is no new assignment."""
+        ana = desk.core.staff.add("ana@desk.example", "Ana", principal=ADMIN)
+        booking = desk.book(desk.slot(), 1)
+        desk.core.bookings.assign(booking.id, principal=ADMIN, advisor_id=ana.id)
+        desk.core.staff.set_active(ana.id, False, principal=ADMIN)
+        edited = desk.core.bookings.update(
+            booking.id,
+            BookingChanges(internal_notes="call first", assignee_id=ana.id),
+            principal=ADMIN,
+        )
+        assert (edited.internal_notes, edited.assignee_id) == ("call first", ana.id)
+
+    def test_assign_refuses_a_stale_expected_version(self, desk: Desk) -> None:
+        ana = desk.core.staff.add("ana@desk.example", "Ana", principal=ADMIN)
+        booking = desk.book(desk.slot(), 1)
+        desk.core.bookings.update(booking.id, BookingChanges(internal_notes="x"), principal=ADMIN)
+        with pytest.raises(StaleVersionError):
+            desk.core.bookings.assign(
+                booking.id, principal=ADMIN, advisor_id=ana.id, expected_version=booking.version
+            )
+        assert desk.core.bookings.get(booking.id, principal=ADMIN).assignee_id is None
+        current = desk.core.bookings.get(booking.id, principal=ADMIN).version
+        given = desk.core.bookings.assign(
+            booking.id, principal=ADMIN, advisor_id=ana.id, expected_version=current
+        )
+        assert given.assignee_id == ana.id
+
+
+class TestStrategiesForSingleBookings:
+    def test_round_robin_re_assigning_a_booking_takes_no_extra_turn(self, desk: Desk) -> None:
+        """A booking re-assigned by ``round_robin`` takes the turn it would take unassigned,
+        so the advisors' counts stay within one of each other."""
+        add = desk.core.staff.add
+        ids = sorted(add(f"{n}@desk.example", n, principal=ADMIN).id for n in ("ana", "ben"))
+        slot = desk.slot(capacity=20)
+        bookings = [desk.book(slot, 1) for _ in range(4)]
+        assign = desk.core.bookings.assign
+        picked = [
+            assign(b.id, principal=ADMIN, strategy="round_robin").assignee_id for b in bookings[:2]
+        ]
+        assert picked == ids
+        again = assign(bookings[1].id, principal=ADMIN, strategy="round_robin")
+        assert again.assignee_id == ids[1]
+        for booking in bookings[2:]:
+            assign(booking.id, principal=ADMIN, strategy="round_robin")
+        counts = [
+            sum(desk.core.bookings.get(b.id, principal=ADMIN).assignee_id == i for b in bookings)
+            for i in ids
+        ]
+        assert counts == [2, 2]
+
+    def test_least_loaded_counts_only_open_bookings_of_each_lifecycle(self, desk: Desk) -> None:
+        """A reservation's ``completed`` is over, though the travel lifecycle's
+        ``completed`` (which may still be refunded) is not terminal: it is no load."""
+        add = desk.core.staff.add
+        ana, ben = (add(f"{n}@desk.example", n, principal=ADMIN).id for n in ("ana", "ben"))
+        past = desk.slot(capacity=20)
+        for _ in range(2):
+            done = desk.book(past, 1)
+            desk.core.bookings.assign(done.id, principal=ADMIN, advisor_id=ana)
+            desk.core.bookings.transition(done.id, "confirmed", principal=ADMIN)
+            desk.clock.advance(days=11)
+            desk.core.bookings.transition(done.id, "completed", principal=ADMIN)
+            desk.clock.advance(days=-11)
+        waiting = desk.book(desk.slot(capacity=20), 1)
+        desk.core.bookings.assign(waiting.id, principal=ADMIN, advisor_id=ben)
+        fresh = desk.book(desk.slot(capacity=20), 1)
+        picked = desk.core.bookings.assign(fresh.id, principal=ADMIN, strategy="least_loaded")
+        assert picked.assignee_id == ana
+
+
+@pytest.mark.postgres
+def test_round_robin_assignments_at_once_take_turns(pg_store: SqlStore) -> None:
+    """Six bookings assigned by ``round_robin`` at the same moment go to three advisors
+    two each: concurrent calls never take the same turn."""
+    desk = Desk(pg_store)
+    for name in ("ana", "ben", "cyd"):
+        desk.core.staff.add(f"{name}@desk.example", name, principal=ADMIN)
+    slot = desk.slot(capacity=20)
+    bookings = [desk.book(slot, 1) for _ in range(6)]
+    answers = at_once(
+        6,
+        lambda i: desk.core.bookings.assign(
+            bookings[i].id, principal=ADMIN, strategy="round_robin"
+        ),
+    )
+    assert not [a for a in answers if isinstance(a, Exception)], answers
+    picked = [a.assignee_id for a in answers]
+    assert sorted(picked.count(x) for x in set(picked)) == [2, 2, 2]

@@ -1066,3 +1066,62 @@ def test_a_row_refused_while_booking_keeps_its_advisor_and_variant_cells(
     advisors = {a.email.value: a.id for a in core.staff.list(principal=ADMIN)}
     assert made.assignee_id == advisors["ravi@dealer.example.com"]  # type: ignore[attr-defined]
     assert made.product_id == booking.product_id  # type: ignore[attr-defined]
+
+
+def test_least_loaded_counts_every_open_booking_of_the_advisor_whatever_its_lifecycle(
+    core: BookingCore,
+) -> None:
+    """An appointment import weighs an advisor's open reservations too: the load is
+    what ``advisor_workload`` counts as open, as for ``bookings.assign``."""
+    advisors = {a.email.value: a.id for a in core.staff.list(principal=ADMIN)}
+    ravi, meera = advisors["ravi@dealer.example.com"], advisors["meera@dealer.example.com"]
+    first = core.imports.run_file(
+        ListSource(HEADER, [row(phone=phone(1), advisor="meera@dealer.example.com")]),
+        principal=ADMIN,
+    )
+    assert first.created == 1
+    dealer = core.catalog.location("DL01", principal=ADMIN)
+    slot = core.catalog.create_slot(
+        location_id=dealer.id,
+        starts_at=core.context.now().replace(year=2030),
+        price_per_traveler=Money("0", "INR"),
+        capacity=4,
+        principal=ADMIN,
+    )
+    for n in (2, 3):
+        customer = core.customers.register(phone(n), principal=ADMIN, name=f"P {n}").customer
+        booking = core.bookings.book(
+            BookingRequest(
+                slot.id,
+                [NewTraveler(TravelerDetails(f"P {n}"), is_primary=True)],
+                customer_id=customer.id,
+                lifecycle="reservation",
+            ),
+            principal=ADMIN,
+        )
+        core.bookings.assign(booking.id, principal=ADMIN, advisor_id=ravi)
+    job = core.imports.run_file(
+        ListSource(HEADER, [row(phone=phone(4), name="P 4")]),
+        principal=ADMIN,
+        settings=ImportSettings(assignment="least_loaded"),
+    )
+    assert job.created == 1
+    imported = [b for b in bookings(core) if b.source is BookingSource.IMPORT]  # type: ignore[attr-defined]
+    assert [b.assignee_id for b in imported] == [meera, meera]  # type: ignore[attr-defined]
+    assert ravi not in {b.assignee_id for b in imported}  # type: ignore[attr-defined]
+
+
+def test_round_robin_goes_on_from_the_turn_earlier_assignments_left(core: BookingCore) -> None:
+    """Imports of one row each still take turns: an import starts from the turn
+    ``bookings.assign`` would take (the bookings that have an advisor), not always
+    from the first advisor."""
+    advisors = sorted(a.id for a in core.staff.list(principal=ADMIN))
+    for n in range(4):
+        job = core.imports.run_file(
+            ListSource(HEADER, [row(phone=phone(n), name=f"P {n}")]),
+            principal=ADMIN,
+            settings=ImportSettings(assignment="round_robin"),
+        )
+        assert job.created == 1
+    assigned = [b.assignee_id for b in bookings(core)]  # type: ignore[attr-defined]
+    assert sorted(assigned.count(a) for a in advisors) == [2, 2]

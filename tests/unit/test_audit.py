@@ -526,7 +526,7 @@ class TestReadingTheTrail:
     def test_an_advisor_reads_the_trail_of_their_bookings_only(
         self, world: World, core: BookingCore, admin: Principal
     ) -> None:
-        advisor_id = StaffId(uuid4())
+        advisor_id = core.staff.add("advisor@example.com", "Advisor", principal=admin).id
         advisor = Principal.staff(advisor_id, StaffRole.ADVISOR)
         mine = world.booking
         other = world.book(world.customer.id, name="Ravi")

@@ -713,7 +713,7 @@ class TestUpdate:
             ),
             principal=world.me,
         )
-        advisor = StaffId(uuid4())
+        advisor = core.staff.add("advisor@example.com", "Advisor", principal=world.admin).id
         changed = core.bookings.update(
             booking.id,
             BookingChanges(internal_notes="call before 10am", assignee_id=advisor),

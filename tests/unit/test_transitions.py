@@ -570,7 +570,10 @@ class TestPolicy:
     def test_an_advisor_moves_only_the_bookings_assigned_to_them(
         self, world: World, core: BookingCore
     ) -> None:
-        advisor_id, colleague_id = StaffId(uuid4()), StaffId(uuid4())
+        advisor_id, colleague_id = (
+            core.staff.add(f"{name}@example.com", name, principal=world.admin).id
+            for name in ("Advisor", "Colleague")
+        )
         advisor = Principal.staff(advisor_id, StaffRole.ADVISOR)
         assigned, elsewhere, unassigned = world.theirs(), world.theirs(), world.theirs()
         core.bookings.update(

@@ -23,7 +23,6 @@ from bookingcore import (
     PermissionDeniedError,
     StaffId,
     StaleVersionError,
-    ValidationError,
 )
 from examples.api.deps import Core, IdempotencyKey, StaffPrincipal
 from examples.api.errors import fields_as_sent, new_traveler_fields, problem_responses
@@ -222,24 +221,30 @@ def assign_booking(
 ) -> StaffBookingOut:
     """Assign the booking to an advisor (as car dealerships do), or unassign it with ``null``.
 
-    With an ``Idempotency-Key`` a retry answers the booking as it is now and changes
-    nothing more (not even a stale ``expected_version``).
+    An unknown booking is a 404; an ``advisor_id`` that is not an active advisor
+    (unknown, inactive, or staff of another role) a 422 on ``advisor_id``. With an
+    ``Idempotency-Key`` a retry answers the booking as it is now and changes nothing
+    more (not even a stale ``expected_version``).
     """
-    advisor = None if body.advisor_id is None else StaffId(body.advisor_id)
-    if advisor is not None:
-        # An unknown booking answers 404; then an id no staff member has, 422 on advisor_id.
-        core.bookings.get(BookingId(booking_id), principal=staff)
-        try:
-            core.staff.get(advisor, principal=staff)
-        except NotFoundError:
-            msg = "is not a staff member"
-            raise ValidationError.single("advisor_id", msg, "unknown_staff") from None
-    booking = core.bookings.update(
-        BookingId(booking_id),
-        BookingChanges(assignee_id=advisor),
-        principal=staff,
-        expected_version=body.expected_version,
-        reason=body.reason,
-        idempotency_key=idempotency_key,
-    )
+    if body.advisor_id is None:
+        booking = core.bookings.update(
+            BookingId(booking_id),
+            BookingChanges(assignee_id=None),
+            principal=staff,
+            expected_version=body.expected_version,
+            reason=body.reason,
+            idempotency_key=idempotency_key,
+        )
+    else:
+        # The library's rule: an unknown booking is a 404, then an advisor_id that is
+        # not an active advisor a 422 on advisor_id.
+        booking = core.bookings.assign(
+            BookingId(booking_id),
+            principal=staff,
+            strategy="manual",
+            advisor_id=StaffId(body.advisor_id),
+            reason=body.reason,
+            expected_version=body.expected_version,
+            idempotency_key=idempotency_key,
+        )
     return staff_booking_out(core, staff, booking)

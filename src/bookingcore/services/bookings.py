@@ -114,6 +114,7 @@ from bookingcore.services._seat_offers import end_entry_for_booking, offer_free_
 from bookingcore.services._settlement import closed_to_payment
 from bookingcore.services._suppliers import advance_if_suppliers_confirmed, check_items_allow
 from bookingcore.services.customers import CustomerService, loyalty_discount_in
+from bookingcore.services.reports import advisor_loads, round_robin_turn
 from bookingcore.services.vouchers import redeem_voucher, use_voucher
 
 __all__ = [
@@ -1845,17 +1846,25 @@ class BookingService:
         the booking as it is now and writes nothing more, even after a later
         change.
 
+        A new ``assignee_id`` must be an active advisor, as for :meth:`assign`; the
+        booking's current assignee sent again is no new assignment and stays.
+
         Raises:
             NotFoundError: no such booking visible to ``principal``.
             PermissionDeniedError: a field ``principal`` may not edit.
             StaleVersionError: ``expected_version`` is older than the stored one.
-            ValidationError: a value too long; a malformed ``idempotency_key``.
+            ValidationError: a value too long; on ``assignee_id`` (code
+                ``unknown_advisor``) when a new assignee is not an active advisor
+                (unknown, inactive or of another role); a malformed ``idempotency_key``.
             DuplicateError: external id taken.
             IdempotencyConflictError: ``idempotency_key`` was used for another
                 request (another booking, change or reason) or another kind of operation.
 
         .. versionchanged:: 0.4
            ``idempotency_key``.
+        .. versionchanged:: 0.4
+           A new ``assignee_id`` that is not an active advisor is a ``ValidationError``
+           on ``assignee_id`` (it was stored unchecked).
         """
         fields = changes.fields()
         clean_reason = clean_text(reason, "reason", max_length=500)
@@ -1883,11 +1892,18 @@ class BookingService:
                 changes=values,
                 reason=clean_reason,
             )
-            booking = self._load_visible(uow, booking_id, principal)
+            # A new assignee's row is locked below: the booking first, as assign and
+            # the strategies lock them, so two assignments never wait on each other.
+            new_assignee = values.get("assignee_id")
+            booking = self._load_visible(
+                uow, booking_id, principal, for_update=isinstance(new_assignee, UUID) and fresh
+            )
             if not fresh:
                 return policy.booking_for(principal, booking)
             policy.check_may_edit(principal, booking, fields)
             booking.check_version(expected_version)
+            if isinstance(new_assignee, UUID):
+                self._check_new_assignee(uow, booking, StaffId(new_assignee), "assignee_id")
             new_external = values.get("external_id")
             if isinstance(new_external, str) and new_external != booking.external_id:
                 self._check_external_id(uow, new_external, principal)
@@ -2515,29 +2531,42 @@ class BookingService:
         strategy: AssignmentStrategy | str = AssignmentStrategy.LEAST_LOADED,
         advisor_id: StaffId | None = None,
         reason: str | None = None,
+        expected_version: int | None = None,
         idempotency_key: str | None = None,
     ) -> Booking:
         """(Re-)assign a booking to an advisor, named or picked by ``strategy``.
 
         ``manual`` needs ``advisor_id``; ``least_loaded`` picks the active
-        advisor with the fewest open bookings; ``dealer_based`` the least
+        advisor with the fewest open bookings (as
+        :meth:`~bookingcore.services.reports.ReportService.advisor_workload` counts
+        ``open``, each booking in its own lifecycle); ``dealer_based`` the least
         loaded one whose territory covers the booking's location (or nobody:
         the booking is left unassigned); ``round_robin`` takes turns by id, the
-        turn being the number of bookings assigned so far, so separate calls
-        and processes share it. The booking's current advisor does not count
-        their own booking in their load. Writes an audit entry and a
+        turn being the number of bookings that have an advisor now (any status),
+        so separate calls and processes share it; it is counted, not stored, so a
+        manual assignment or an unassignment moves it too. The booking's current
+        advisor does not count their own booking in their load, nor does its
+        assignment count in the turn: a re-assignment takes the turn it would take
+        unassigned. A strategy locks the active advisors (in id order) before it
+        counts, so picks at the same time wait for each other and never take the
+        same turn or the same spare load. Writes an audit entry and a
         ``BookingUpdated`` event when the advisor changes. A retry with the same
         ``idempotency_key`` and the same request (the booking, ``strategy``,
         ``advisor_id`` and ``reason``: what was asked, not whom it picked)
         returns the booking as it is now and picks nobody again.
 
+        ``expected_version`` refuses the assignment when the booking changed since
+        the caller read it (a keyed retry is answered before it is compared).
+
         Raises:
             NotFoundError: no such booking visible to ``principal``.
             PermissionDeniedError: ``principal`` may not reassign bookings.
+            StaleVersionError: ``expected_version`` is older than the stored one.
             ValidationError: an unknown strategy, ``manual`` without an advisor,
                 or no active advisor for ``round_robin`` / ``least_loaded``; on
                 ``advisor_id`` (code ``unknown_advisor``) when it is not an active
-                advisor; a malformed ``idempotency_key``.
+                advisor (unknown, inactive or of another role; the booking's current
+                advisor named again stays); a malformed ``idempotency_key``.
             IdempotencyConflictError: ``idempotency_key`` was used for another
                 request or another kind of operation.
 
@@ -2547,6 +2576,8 @@ class BookingService:
         .. versionchanged:: 0.4
            An ``advisor_id`` that is not an active advisor is a ``ValidationError``
            on ``advisor_id`` (it was a ``NotFoundError``, as for the booking).
+        .. versionchanged:: 0.4
+           ``expected_version``.
         """
         chosen = _strategy(strategy)
         clean_reason = clean_text(reason, "reason", max_length=500)
@@ -2567,24 +2598,24 @@ class BookingService:
             if not fresh:
                 return policy.booking_for(principal, booking)
             policy.check_may_edit(principal, booking, frozenset({"assignee_id"}))
-            staff = uow.staff.list(role=StaffRole.ADVISOR.value)
+            booking.check_version(expected_version)
             if advisor_id is not None:
-                member = next((a for a in staff if a.id == advisor_id and a.is_active), None)
-                if member is None:
-                    msg = "is not an active advisor"
-                    raise ValidationError.single("advisor_id", msg, "unknown_advisor")
+                self._check_new_assignee(uow, booking, advisor_id, "advisor_id")
                 picked: StaffId | None = advisor_id
             elif chosen is AssignmentStrategy.MANUAL:
                 msg = "name the advisor (advisor_id) for a manual assignment"
                 raise ValidationError.single("advisor_id", msg, "required")
             else:
-                open_states = {
-                    state
-                    for lifecycle in self._ctx.settings.lifecycles.values()
-                    for state in lifecycle.states
-                    if lifecycle.is_active(state)
-                }
-                loads = dict(uow.bookings.count_by_assignee(open_states))
+                # The active advisors, locked in one order (by id): picks at the same
+                # time wait for each other, so each counts the assignments made before
+                # it and no two take the same turn.
+                listed = uow.staff.list(role=StaffRole.ADVISOR.value, only_active=True)
+                staff = [
+                    member
+                    for listed_member in sorted(listed, key=lambda m: m.id)
+                    if (member := uow.staff.get_for_update(listed_member.id)) is not None
+                ]
+                loads = advisor_loads(uow, self._ctx.settings.lifecycles.values())
                 if booking.assignee_id in loads:
                     loads[booking.assignee_id] -= 1
                 advisors = [
@@ -2592,10 +2623,9 @@ class BookingService:
                     for a in staff
                 ]
                 if chosen is AssignmentStrategy.ROUND_ROBIN:
-                    every_state = {
-                        s for lc in self._ctx.settings.lifecycles.values() for s in lc.states
-                    }
-                    turn = sum(uow.bookings.count_by_assignee(every_state).values())
+                    turn = round_robin_turn(uow, self._ctx.settings.lifecycles.values())
+                    if booking.assignee_id is not None:
+                        turn -= 1  # this booking's own assignment is the turn it retakes
                     picked = round_robin(advisors, turn)[0]
                 elif chosen is AssignmentStrategy.LEAST_LOADED:
                     picked = least_loaded(advisors, loads)
@@ -2901,6 +2931,30 @@ class BookingService:
             msgs = "; ".join(e.message for e in error.errors)
             raise ValidationError.single("new_starts_at", msgs, "out_of_range") from None
         return booking
+
+    @staticmethod
+    def _check_new_assignee(
+        uow: UnitOfWork, booking: Booking, staff_id: StaffId, field: str
+    ) -> None:
+        """The one rule for whoever is given a booking: an active advisor. Their row is
+        locked, so a deactivation at the same time lands first (and is seen here) or
+        waits for this assignment. The booking's current assignee, sent again, is no
+        new assignment and is not checked.
+
+        Raises:
+            ValidationError: on ``field`` (code ``unknown_advisor``).
+        """
+        if staff_id == booking.assignee_id:
+            return
+        member = uow.staff.get_for_update(staff_id)
+        if member is None or member.role != StaffRole.ADVISOR or not member.is_active:
+            if member is None:
+                msg = "is not a member of staff"
+            elif member.role != StaffRole.ADVISOR:
+                msg = f"is {member.role} staff, not an advisor"
+            else:
+                msg = "is an inactive advisor"
+            raise ValidationError.single(field, msg, "unknown_advisor")
 
     @staticmethod
     def _load_visible(

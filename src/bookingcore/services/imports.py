@@ -135,6 +135,7 @@ from bookingcore.services._seat_offers import (
 from bookingcore.services._suppliers import check_items_allow
 from bookingcore.services.bookings import check_sold_at
 from bookingcore.services.customers import CustomerService, loyalty_discount_in
+from bookingcore.services.reports import advisor_loads, round_robin_turn
 from bookingcore.services.travelers import TravelerService
 
 __all__ = [
@@ -1368,8 +1369,8 @@ class ImportService:
                 products.setdefault(product.name.casefold(), product.id)
                 products[product.code] = product.id
             advisors = reading.staff.list(role=StaffRole.ADVISOR.value)
-            open_states = [s for s in lifecycle.states if lifecycle.is_active(s)]
-            loads = reading.bookings.count_by_assignee(open_states)
+            loads = advisor_loads(reading, self._ctx.settings.lifecycles.values())
+            turn = round_robin_turn(reading, self._ctx.settings.lifecycles.values())
         reference = ReferenceData(
             locations=locations,
             products=products,
@@ -1392,6 +1393,9 @@ class ImportService:
                 for a in advisors
             ],
         )
+        # Advisors take turns from where earlier assignments left them; a stopped
+        # run restores its own cursor over this (see _ASSIGNER).
+        assigner.restore({"cursor": turn})
         run = _Run(
             job_id=job_id or UUID(int=0),
             settings=settings,

@@ -95,6 +95,7 @@ from bookingcore.domain.values import (
 )
 from bookingcore.domain.waitlist import WaitlistStatus
 from bookingcore.errors import PermissionDeniedError, ValidationError
+from bookingcore.ports.uow import UnitOfWork
 from bookingcore.services._context import ServiceContext
 
 __all__ = [
@@ -780,6 +781,65 @@ class _Statuses:
             for status in lifecycle.states:
                 kinds.setdefault(status, {})[lifecycle.name] = _kind(lifecycle, status)
         return cls(*(_status_set(kinds, field) for field in attrs.fields_dict(cls)))
+
+
+def open_statuses(lifecycles: Iterable[Lifecycle]) -> StatusSet:
+    """The statuses of ``lifecycles`` whose bookings are still open: neither completed,
+    cancelled nor a no-show, as :meth:`ReportService.advisor_workload` counts ``open``.
+    The load the assignment strategies compare (``least_loaded``, ``dealer_based``).
+
+    Judged in each booking's own lifecycle: a reservation's ``completed`` is over even
+    though the travel lifecycle's ``completed`` (which may still be refunded) is not
+    terminal.
+
+    .. versionadded:: 0.4
+    """
+    kinds: dict[str, dict[str, _Kind]] = {}
+    for lifecycle in lifecycles:
+        for status in lifecycle.states:
+            kinds.setdefault(status, {})[lifecycle.name] = _kind(lifecycle, status)
+    names: set[str] = set()
+    pairs: set[tuple[str, str]] = set()
+    for status, by_lifecycle in kinds.items():
+        wanted = {
+            name
+            for name, kind in by_lifecycle.items()
+            if not (kind.cancelled or kind.no_show or kind.completed)
+        }
+        if wanted == by_lifecycle.keys():
+            names.add(status)
+        else:
+            pairs.update((name, status) for name in wanted)
+    return StatusSet(names, pairs)
+
+
+def advisor_loads(uow: UnitOfWork, lifecycles: Iterable[Lifecycle]) -> dict[StaffId, int]:
+    """Inside ``uow``: each assignee's open bookings (:func:`open_statuses` of
+    ``lifecycles``), counted in the storage; assignees with none are left out. The
+    load ``BookingService.assign`` and an import's assignment strategies compare.
+
+    .. versionadded:: 0.4
+    """
+    open_set = open_statuses(lifecycles)
+    candidates = open_set.names | {status for _, status in open_set.pairs}
+    rows = uow.bookings.count_in(BookingFilter(statuses=candidates), Grouping.ASSIGNEE, [open_set])
+    return {
+        StaffId(row.key): row.counts[0]
+        for row in rows
+        if isinstance(row.key, UUID) and row.counts[0]
+    }
+
+
+def round_robin_turn(uow: UnitOfWork, lifecycles: Iterable[Lifecycle]) -> int:
+    """Inside ``uow``: whose turn it is under ``round_robin``, the number of bookings
+    (in any status of ``lifecycles``) that have an advisor now. Counted, not stored:
+    ``BookingService.assign`` and every import start from it, so separate calls and
+    processes share the turn.
+
+    .. versionadded:: 0.4
+    """
+    every_state = {state for lifecycle in lifecycles for state in lifecycle.states}
+    return sum(uow.bookings.count_by_assignee(every_state).values())
 
 
 def counted_statuses(lifecycles: Iterable[Lifecycle]) -> StatusSet:

@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 from tests.examples.api._client import ApiClient
+from tests.examples.api.conftest import SETUP
 
-from bookingcore import StaffRole
+from bookingcore import BookingCore, StaffRole
 from bookingcore.testing import FixedClock, RecordingNotifier
 
 SignIn = Callable[[str], dict[str, str]]
@@ -96,6 +97,48 @@ def test_the_customer_portal_splits_upcoming_from_history_and_cancels(
     past = client.get("/api/customer/history", headers=asha).json()
     assert {b["id"] for b in past["items"]} == {first["id"], second["id"]}
     assert client.get("/api/customer/upcoming", headers=asha).json()["items"] == []
+
+
+@pytest.mark.parametrize(
+    "uow_factory",
+    ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
+    indirect=True,
+)
+def test_the_assign_route_gives_bookings_to_active_advisors_only(
+    client: ApiClient,
+    sign_in: SignIn,
+    book: Book,
+    staff_headers: dict[str, str],
+    api_core: BookingCore,
+) -> None:
+    """The route applies the library's rule: an inactive advisor, or staff of another
+    role, is a 422 on ``advisor_id`` and the booking keeps its advisor."""
+    booking = book(sign_in("+919876543210"))
+    url = f"/api/admin/bookings/{booking['id']}/assign"
+    gone = api_core.staff.add("gone@example.com", "Gone", principal=SETUP)
+    api_core.staff.set_active(gone.id, False, principal=SETUP)
+    desk_id = client.get("/api/v1/auth/me", headers=staff_headers).json()["id"]
+    for wrong in (str(gone.id), desk_id):
+        refused = client.patch(url, json={"advisor_id": wrong}, headers=staff_headers)
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["errors"][0]["field"] == "advisor_id"
+    meera = api_core.staff.add("meera@example.com", "Meera", principal=SETUP)
+    given = client.patch(
+        url,
+        json={"advisor_id": str(meera.id), "expected_version": booking["version"]},
+        headers=staff_headers,
+    )
+    assert given.status_code == 200, given.text
+    assert given.json()["assignee_id"] == str(meera.id)
+    stale = client.patch(
+        url,
+        json={"advisor_id": None, "expected_version": booking["version"]},
+        headers=staff_headers,
+    )
+    assert stale.status_code == 409, stale.text
+    taken = client.patch(url, json={"advisor_id": None}, headers=staff_headers)
+    assert taken.status_code == 200, taken.text
+    assert taken.json()["assignee_id"] is None
 
 
 @pytest.mark.parametrize(
