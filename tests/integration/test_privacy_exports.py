@@ -187,7 +187,6 @@ class TestGdprExport:
         with pytest.raises(PermissionDeniedError):
             core.privacy.export_customer(customer.id, principal=Principal.partner(partner.id))
 
-
     def test_a_provider_s_webhook_may_not_export_erase_or_merge_customers(
         self, any_store: MemoryStore | SqlStore
     ) -> None:
