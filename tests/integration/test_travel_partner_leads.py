@@ -201,9 +201,7 @@ class TestNoPartnerTakesAnothersLead:
         assert booking.partner_id is None
         assert agency.visible_to(agency.as_partner) == set()
 
-    def test_a_partner_cannot_find_a_customer_it_may_not_see_by_email(
-        self, agency: Agency
-    ) -> None:
+    def test_a_partner_cannot_find_a_customer_it_may_not_see_by_email(self, agency: Agency) -> None:
         # An email on file of a customer the partner may not see is answered as an
         # unknown one: no lead, no customer id, nothing to tell the two apart.
         core = agency.core
