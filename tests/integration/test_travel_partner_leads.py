@@ -221,6 +221,22 @@ class TestNoPartnerTakesAnothersLead:
         with pytest.raises(PermissionDeniedError):
             agency.capture(Principal.webhook("razorpay"))
 
+    def test_a_provider_s_webhook_sends_no_quotation_and_marks_none_sent(
+        self, agency: Agency
+    ) -> None:
+        core = agency.core
+        lead = agency.capture(ADMIN)
+        quotation = core.quotations.convert_lead(
+            lead.id,
+            slot_id=agency.slot.id,
+            valid_until=agency.clock.now().date() + timedelta(days=5),
+            principal=ADMIN,
+        )
+        with pytest.raises(PermissionDeniedError):
+            core.quotations.send(quotation.id, principal=Principal.webhook("razorpay"))
+        assert core.quotations.get(quotation.id, principal=ADMIN).status == quotation.status
+        assert core.communications.for_customer(lead.customer_id, principal=ADMIN) == []
+
     def test_a_partner_cannot_quote_or_approve_a_lead(self, agency: Agency) -> None:
         core = agency.core
         theirs = agency.capture(agency.as_other)
