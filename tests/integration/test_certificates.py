@@ -562,3 +562,21 @@ def test_setting_a_reminder_lead_out_of_range_is_refused_and_the_old_one_stays(
     assert core.certificates.reminder_lead == timedelta(days=30)
     core.certificates.reminder_lead = timedelta(days=60)
     assert core.certificates.reminder_lead == timedelta(days=60)
+
+
+def test_only_staff_who_change_everything_and_the_system_renew(
+    any_store: MemoryStore | SqlStore,
+) -> None:
+    # A provider's webhook holds change_all for bookings only (docs/policy.md).
+    core = _core(any_store)
+    booking = _completed(core)
+    now = core.context.now()
+    cert = core.certificates.issue(
+        booking.id, kind="EFR", number="N-1", expires_at=now + YEAR, principal=ADMIN
+    )
+    for principal in (Principal.webhook("razorpay"), Principal.customer(booking.customer_id)):
+        with pytest.raises(PermissionDeniedError):
+            core.certificates.renew(cert.id, now + 2 * YEAR, principal=principal)
+    assert core.certificates.for_customer(booking.customer_id, principal=ADMIN) == [cert]
+    renewed = core.certificates.renew(cert.id, now + 2 * YEAR, principal=Principal.system("ops"))
+    assert renewed.expires_at == now + 2 * YEAR

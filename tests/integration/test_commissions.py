@@ -387,6 +387,14 @@ class TestReport:
             world.core.commissions.for_booking(theirs.id, principal=world.as_partner)
         assert len(world.core.commissions.for_booking(theirs.id, principal=as_other)) == 1
 
+    def test_a_partner_asking_about_a_booking_of_no_partner_finds_no_booking(
+        self, world: World
+    ) -> None:
+        direct = world.book(travelers=1, by=ADMIN)
+        assert direct.partner_id is None
+        with pytest.raises(NotFoundError):
+            world.core.commissions.for_booking(direct.id, principal=world.as_partner)
+
     @pytest.mark.parametrize("who", ["customer", "advisor"])
     def test_customers_and_staff_without_view_all_read_no_commissions(
         self, world: World, who: str

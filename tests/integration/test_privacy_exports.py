@@ -187,6 +187,24 @@ class TestGdprExport:
         with pytest.raises(PermissionDeniedError):
             core.privacy.export_customer(customer.id, principal=Principal.partner(partner.id))
 
+    def test_a_provider_s_webhook_may_not_export_erase_or_merge_customers(
+        self, any_store: MemoryStore | SqlStore
+    ) -> None:
+        # A verified callback changes bookings (docs/policy.md); it never reads a
+        # customer's whole record, erases one, or merges two.
+        core = _core(any_store)
+        customer, _ = _booked(core, 1)
+        other = core.customers.register("+919800000009", principal=ADMIN).customer
+        webhook = Principal.webhook("razorpay")
+        with pytest.raises(PermissionDeniedError):
+            core.privacy.export_customer(customer.id, principal=webhook)
+        with pytest.raises(PermissionDeniedError):
+            core.privacy.erase_customer(customer.id, principal=webhook)
+        with pytest.raises(PermissionDeniedError):
+            core.customers.merge(other.id, customer.id, principal=webhook)
+        assert core.customers.get(customer.id, principal=ADMIN).name == NAME
+        assert core.customers.get(customer.id, principal=ADMIN).merged_into is None
+
 
 class TestErasure:
     def test_erased_data_never_comes_back_through_any_read(

@@ -25,6 +25,7 @@ from bookingcore import (
     StaffId,
     StaffRole,
     TravelerDetails,
+    ValidationError,
 )
 from bookingcore.domain import Booking, CommissionEntryKind, Lead, Partner, WebhookTopic
 from bookingcore.services import LeadRequest
@@ -199,6 +200,42 @@ class TestNoPartnerTakesAnothersLead:
         booking = agency.approved(lead)
         assert booking.partner_id is None
         assert agency.visible_to(agency.as_partner) == set()
+
+    def test_a_partner_cannot_find_a_customer_it_may_not_see_by_email(self, agency: Agency) -> None:
+        # An email on file of a customer the partner may not see is answered as an
+        # unknown one: no lead, no customer id, nothing to tell the two apart.
+        core = agency.core
+        core.customers.register(PHONE, name="Asha Rao", email="asha@example.com", principal=ADMIN)
+        answers = []
+        for email in ("asha@example.com", "nobody@example.com"):
+            with pytest.raises(ValidationError) as refused:
+                core.leads.capture(
+                    LeadRequest(source="phone", email=email, travelers=1),
+                    principal=agency.as_partner,
+                )
+            answers.append([(e.field, e.code) for e in refused.value.errors])
+        assert answers[0] == answers[1] == [("phone", "required")]
+        assert core.leads.list(principal=ADMIN).items == []
+
+    def test_a_provider_s_webhook_captures_no_lead(self, agency: Agency) -> None:
+        with pytest.raises(PermissionDeniedError):
+            agency.capture(Principal.webhook("razorpay"))
+
+    def test_a_provider_s_webhook_sends_no_quotation_and_marks_none_sent(
+        self, agency: Agency
+    ) -> None:
+        core = agency.core
+        lead = agency.capture(ADMIN)
+        quotation = core.quotations.convert_lead(
+            lead.id,
+            slot_id=agency.slot.id,
+            valid_until=agency.clock.now().date() + timedelta(days=5),
+            principal=ADMIN,
+        )
+        with pytest.raises(PermissionDeniedError):
+            core.quotations.send(quotation.id, principal=Principal.webhook("razorpay"))
+        assert core.quotations.get(quotation.id, principal=ADMIN).status == quotation.status
+        assert core.communications.for_customer(lead.customer_id, principal=ADMIN) == []
 
     def test_a_partner_cannot_quote_or_approve_a_lead(self, agency: Agency) -> None:
         core = agency.core

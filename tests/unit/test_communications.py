@@ -1008,6 +1008,18 @@ class TestReminders:
         assert notifier.attempts == before
 
 
+def test_a_provider_s_webhook_writes_no_message_of_its_own_to_a_customer(
+    shop: Shop, core: BookingCore, store: MemoryStore, notifier: RecordingNotifier
+) -> None:
+    # Staff who change everything and the system write to customers; a delivery
+    # report's webhook only reports (docs/policy.md).
+    with pytest.raises(PermissionDeniedError):
+        core.communications.send_text(
+            shop.asha.id, "follow_up", subject="Hi", body="Click here", principal=WEBHOOK
+        )
+    assert (store.count("communications"), notifier.attempts) == (0, 0)
+
+
 class TestTemplates:
     def test_a_custom_template_is_used_and_the_defaults_fill_in_the_rest(
         self, store: MemoryStore, clock: FixedClock, admin: Principal

@@ -300,7 +300,8 @@ class CertificateService:
         even once the asked expiry is no longer after today.
 
         Raises:
-            PermissionDeniedError: only staff who may change everything renew.
+            PermissionDeniedError: only staff who may change everything, and the
+                system, renew (not a provider's webhook).
             NotFoundError: no such certificate.
             ValidationError: on ``expires_at``: naive (``naive_datetime``), not after
                 the issue date (``out_of_range``), or not on a day after today on
@@ -312,7 +313,11 @@ class CertificateService:
            The new expiry must fall after today in ``settings.timezone``;
            ``idempotency_key``.
         """
-        policy.require(principal.has(Permission.CHANGE_ALL), f"{principal} may not renew")
+        policy.require(
+            principal.kind in (PrincipalKind.STAFF, PrincipalKind.SYSTEM)
+            and principal.has(Permission.CHANGE_ALL),
+            f"{principal} may not renew",
+        )
         key = principal_key(principal, idempotency_key)
         expires_at = ensure_aware(expires_at, "expires_at")
         with self._ctx.transaction() as tx:

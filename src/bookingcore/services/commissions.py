@@ -398,14 +398,15 @@ class CommissionService:
         Raises:
             PermissionDeniedError: as :meth:`report`.
             NotFoundError: no such booking, or a partner asked about a booking
-                of another partner.
+                of another partner or of no partner.
         """
         self._scope(principal, None)
         with self._ctx.uow_factory() as uow:
             booking = uow.bookings.get(booking_id)
             if booking is None or (
                 principal.kind is PrincipalKind.PARTNER
-                and not principal.is_partner(booking.partner_id)
+                # is_partner(None) is any partner: a booking of no partner is nobody's.
+                and (booking.partner_id is None or not principal.is_partner(booking.partner_id))
             ):
                 raise NotFoundError("booking", booking_id)
             return uow.commissions.list_for_booking(booking_id)

@@ -371,7 +371,9 @@ class CommunicationService:
         .. versionadded:: 0.4
         """
         policy.require(
-            principal.has(Permission.CHANGE_ALL), f"{principal} may not message customers"
+            principal.kind in (PrincipalKind.STAFF, PrincipalKind.SYSTEM)
+            and principal.has(Permission.CHANGE_ALL),
+            f"{principal} may not message customers",
         )
         message_kind = _choice(CommunicationType, kind, "type")
         wanted = None if channel is None else _choice(Channel, channel, "channel")
@@ -488,7 +490,9 @@ class CommunicationService:
         .. versionadded:: 0.4
         """
         policy.require(
-            principal.has(Permission.CHANGE_ALL), f"{principal} may not message customers"
+            principal.kind in (PrincipalKind.STAFF, PrincipalKind.SYSTEM)
+            and principal.has(Permission.CHANGE_ALL),
+            f"{principal} may not message customers",
         )
         wanted = None if channel is None else _choice(Channel, channel, "channel")
         key = invitation_message_key(invitation_id)

@@ -907,7 +907,8 @@ class CustomerService:
         nothing: no ``NotFoundError`` for the duplicate the first call merged.
 
         Raises:
-            PermissionDeniedError: only staff who may change everything merge.
+            PermissionDeniedError: only staff who may change everything, and the
+                system, merge (not a provider's webhook).
             NotFoundError: either customer does not exist or was merged already
                 (for a retry: the survivor was merged since).
             ValidationError: the two ids are the same (code ``same_customer``); the
@@ -923,7 +924,11 @@ class CustomerService:
            too.
         .. versionchanged:: 0.4 share links move too.
         """
-        policy.require(principal.has(Permission.CHANGE_ALL), f"{principal} may not merge customers")
+        policy.require(
+            principal.kind in (PrincipalKind.STAFF, PrincipalKind.SYSTEM)
+            and principal.has(Permission.CHANGE_ALL),
+            f"{principal} may not merge customers",
+        )
         if survivor_id == duplicate_id:
             msg = "a customer cannot be merged into itself"
             raise ValidationError.single("duplicate_id", msg, "same_customer")

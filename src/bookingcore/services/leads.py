@@ -118,7 +118,8 @@ class LeadService:
             PermissionDeniedError: an advisor, a supplier or a webhook captures; a
                 partner or customer names the member of staff in ``assign``.
             ValidationError: naming each bad field: no phone or email (or an
-                unknown email and no phone), a bad phone or email, dates in the
+                unknown email and no phone; an email of a customer ``principal``
+                may not see counts as unknown), a bad phone or email, dates in the
                 wrong order, an unknown source, an unknown strategy or staff
                 member; a malformed ``idempotency_key``.
             IdempotencyConflictError: the key was used for a different request.
@@ -129,7 +130,7 @@ class LeadService:
             PrincipalKind.SYSTEM,
             PrincipalKind.PARTNER,
             PrincipalKind.CUSTOMER,
-        ) or principal.has(Permission.CHANGE_ALL)
+        ) or (principal.kind is PrincipalKind.STAFF and principal.has(Permission.CHANGE_ALL))
         policy.require(allowed, f"{principal} may not capture leads")
         if assign is not None and not isinstance(assign, str):
             # Naming the member of staff is assigning the lead (see :meth:`assign`).
@@ -231,7 +232,8 @@ class LeadService:
             return CustomerService.load_visible(tx.uow, CustomerId(principal.id), principal).id
         if phone is None and email is not None:
             found = tx.uow.customers.find_by_emails([email]).get(email)
-            if found is not None:
+            # One the principal may not see is answered as unknown: no email probing.
+            if found is not None and policy.can_view_customer(principal, found):
                 return found.id
             msg = f"no customer has the email {email.value}; give their phone to add them"
             raise ValidationError.single("phone", msg, "required")

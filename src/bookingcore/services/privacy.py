@@ -154,8 +154,8 @@ class PrivacyService:
         (entries about the customer and their travelers, oldest first),
         ``push_devices`` (their devices for push notifications),
         ``share_links`` (the links to their bookings' trip views, tokens masked,
-        0.4) and ``exported_at``. Staff who see everything and the customer themself may
-        ask (the right of access).
+        0.4) and ``exported_at``. Staff who see everything, the system and the customer
+        themself may ask (the right of access); a provider's webhook may not.
         Staff notes stay with staff: the customer's own export has their bookings
         without internal notes and the status moves others made without their note
         and metadata (:func:`~bookingcore.domain.policy.booking_for`,
@@ -166,7 +166,7 @@ class PrivacyService:
 
         Raises:
             NotFoundError: no such customer visible to ``principal``.
-            PermissionDeniedError: a partner or advisor asks.
+            PermissionDeniedError: a partner, an advisor or a provider's webhook asks.
 
         .. versionchanged:: 0.4
            ``push_devices``.
@@ -179,7 +179,11 @@ class PrivacyService:
            The customer's own export leaves out notices to staff (``assignment``).
         """
         policy.require(
-            principal.has(Permission.VIEW_ALL) or principal.is_customer(customer_id),
+            (
+                principal.kind in (PrincipalKind.STAFF, PrincipalKind.SYSTEM)
+                and principal.has(Permission.VIEW_ALL)
+            )
+            or principal.is_customer(customer_id),
             f"{principal} may not export a customer's data",
         )
         with self._ctx.uow_factory() as uow:
@@ -497,13 +501,18 @@ class PrivacyService:
            links; share links; their phone's sign-in code and rate-limit count.
 
         Raises:
-            PermissionDeniedError: only staff who may change everything erase.
+            PermissionDeniedError: only staff who may change everything, and the
+                system, erase (not a provider's webhook).
             NotFoundError: no such customer (or one merged into another).
             ValidationError: the customer was erased already (by another request);
                 a malformed ``idempotency_key``.
             IdempotencyConflictError: ``idempotency_key`` was used for another request.
         """
-        policy.require(principal.has(Permission.CHANGE_ALL), f"{principal} may not erase customers")
+        policy.require(
+            principal.kind in (PrincipalKind.STAFF, PrincipalKind.SYSTEM)
+            and principal.has(Permission.CHANGE_ALL),
+            f"{principal} may not erase customers",
+        )
         now = self._ctx.now()
         with self._ctx.transaction() as tx:
             uow = tx.uow

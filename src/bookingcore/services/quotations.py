@@ -31,7 +31,7 @@ from bookingcore.domain.communications import Communication, CommunicationType
 from bookingcore.domain.idempotency import caller_key
 from bookingcore.domain.items import BookingItemKind, round_rate
 from bookingcore.domain.leads import LeadStatus
-from bookingcore.domain.policy import Permission, Principal
+from bookingcore.domain.policy import Permission, Principal, PrincipalKind
 from bookingcore.domain.pricing import price_booking
 from bookingcore.domain.queries import Page, PageRequest, every_item
 from bookingcore.domain.quotations import (
@@ -646,7 +646,8 @@ class QuotationService:
 
         Raises:
             NotFoundError: no such quotation visible to ``principal``.
-            PermissionDeniedError: ``principal`` may not message customers.
+            PermissionDeniedError: ``principal`` may not message customers (staff
+                who change everything and the system may, not a provider's webhook).
             QuotationExpiredError: its validity has passed.
             InvalidTransitionError: it is decided or superseded.
             ValidationError: on ``idempotency_key`` for a malformed key; on
@@ -665,7 +666,11 @@ class QuotationService:
            A message that cannot go (no address on the channel, too long for SMS) is
            refused before the revision is marked sent; it was marked sent first.
         """
-        policy.require(principal.has(Permission.CHANGE_ALL), f"{principal} may not send quotations")
+        policy.require(
+            principal.kind in (PrincipalKind.STAFF, PrincipalKind.SYSTEM)
+            and principal.has(Permission.CHANGE_ALL),
+            f"{principal} may not send quotations",
+        )
         key = principal_key(principal, idempotency_key)
         try:
             with self._ctx.transaction() as tx:
