@@ -354,3 +354,38 @@ def test_departures_leave_out_statuses_ended_in_their_own_lifecycle(
     board = _core(any_store).dashboard.staff(principal=ADMIN, day=DAY)
 
     assert [booking.id for booking in board.departures] == [leaving.id]
+
+
+def test_archived_bookings_are_not_waiting_for_their_suppliers(
+    any_store: MemoryStore | SqlStore,
+) -> None:
+    """An archived booking is left out of the dashboard: a travel booking ``completed``
+    (archivable, though its lifecycle may still refund it) whose supplier never
+    confirmed an item is not listed as waiting for that supplier."""
+    b = Builder()
+    location = b.location()
+    customer = b.customer()
+    traveler = b.traveler(customer.id)
+    supplier = b.supplier()
+    slot = b.slot(location.id, starts_at=T0 + timedelta(days=10))
+    live, archived = (
+        b.booking(customer.id, slot, [traveler.id], lifecycle="travel", status="completed")
+        for _ in range(2)
+    )
+    archived.archived_at = T0
+    items = [b.booking_item(booking.id, supplier_id=supplier.id) for booking in (live, archived)]
+    with any_store.unit_of_work() as uow:
+        uow.locations.add(location)
+        uow.customers.add(customer)
+        uow.travelers.add(traveler)
+        uow.suppliers.add(supplier)
+        uow.slots.add(slot)
+        for booking in (live, archived):
+            uow.bookings.add(booking)
+        for item in items:
+            uow.booking_items.add(item)
+        uow.commit()
+
+    board = _core(any_store).dashboard.staff(principal=ADMIN, day=DAY)
+
+    assert [(booking.id, n) for booking, n in board.bookings_waiting_for_supplier] == [(live.id, 1)]

@@ -42,9 +42,9 @@ class StaffDashboard:
         follow_ups_due: open leads whose follow-up date is ``day`` or earlier,
             earliest first, the first 200.
         quotations_awaiting_approval: sent revisions still valid on ``day``.
-        bookings_waiting_for_supplier: active bookings with items their suppliers
-            have not confirmed (pending or rejected), with those items' count,
-            soonest departure first.
+        bookings_waiting_for_supplier: active bookings (not archived) with items
+            their suppliers have not confirmed (pending or rejected), with those
+            items' count, soonest departure first.
         departures: bookings whose slot starts on ``day`` in ``Settings.timezone``,
             active ones only (each by its own lifecycle: a reservation ``completed``
             has ended, a travel one has not), the 200 departing first; ended and
@@ -130,8 +130,8 @@ class DashboardService:
             waiting: list[tuple[Booking, int]] = []
             for booking_id, count in open_items.items():
                 booking = found.get(booking_id)
-                if booking is None:
-                    continue
+                if booking is None or booking.archived_at is not None:
+                    continue  # archived bookings are left out, as from every booking list
                 lifecycle = self._ctx.settings.lifecycle(booking.lifecycle)
                 if lifecycle.is_active(booking.status):
                     waiting.append((booking, count))
