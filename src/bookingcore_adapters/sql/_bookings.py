@@ -744,7 +744,7 @@ class BookingRepository(Repository[Booking]):
         def keep(booking: Booking) -> bool:
             return statuses.holds(booking.lifecycle, booking.status) and matches(booking)
 
-        # Live bookings read the partial index on (starts_at, id) up to the limit.
+        # (starts_at, id): the order of the index of live bookings (revision 0046).
         return self._session.select(
             self._mapper,
             [*where, in_statuses(statuses)],
