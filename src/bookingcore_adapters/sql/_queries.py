@@ -43,6 +43,7 @@ from sqlalchemy import (
     or_,
     select,
     tuple_,
+    type_coerce,
 )
 
 from bookingcore.domain.queries import Cursor
@@ -346,15 +347,17 @@ def _ten_thousandths(amount: ColumnElement[Any]) -> ColumnElement[int]:
     The amounts are what :class:`~bookingcore.domain.values.Money` writes: plain
     decimal text (never an exponent) with at most four decimals.
     """
-    text = cast(amount, String())
+    text = type_coerce(amount, String())  # text already: functions read numbers as text
     point = func.instr(text, ".")
     decimals = func.substr(
         func.substr(text, point + 1).concat("0" * _AMOUNT_DIGITS), 1, _AMOUNT_DIGITS
     )
     fraction = case((point == 0, 0), else_=cast(decimals, Integer()))
-    signed = case((func.substr(text, 1, 1) == "-", -fraction), else_=fraction)
+    negative = type_coerce(func.substr(text, 1, 1) == "-", Integer())  # 1 or 0
     whole = cast(text, Integer())  # SQLite reads the leading integer: "-12.5" -> -12
-    return whole * literal_column(str(_AMOUNT_UNITS)) + signed
+    units = literal_column(str(_AMOUNT_UNITS))
+    # The fraction written once: SQLite evaluates each copy of it on every row.
+    return whole * units + fraction * (literal_column("1") - literal_column("2") * negative)
 
 
 def read_sum(value: object, dialect: str) -> Decimal:
