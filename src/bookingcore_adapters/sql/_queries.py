@@ -355,7 +355,7 @@ def _ten_thousandths(amount: ColumnElement[Any]) -> ColumnElement[int]:
     fraction = case((point == 0, 0), else_=cast(decimals, Integer()))
     negative = type_coerce(func.substr(text, 1, 1) == "-", Integer())  # 1 or 0
     whole = cast(text, Integer())  # SQLite reads the leading integer: "-12.5" -> -12
-    units = literal_column(str(_AMOUNT_UNITS))
+    units: ColumnElement[int] = literal_column(str(_AMOUNT_UNITS))
     # The fraction written once: SQLite evaluates each copy of it on every row.
     return whole * units + fraction * (literal_column("1") - literal_column("2") * negative)
 
