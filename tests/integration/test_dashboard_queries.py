@@ -267,3 +267,125 @@ def test_cancelled_departures_do_not_crowd_the_active_ones_off_the_dashboard(
     board = _core(any_store).dashboard.staff(principal=ADMIN, day=DAY)
 
     assert [booking.id for booking in board.departures] == [leaving.id]
+
+
+def test_awaiting_payment_lists_the_bookings_departing_soonest(
+    any_store: MemoryStore | SqlStore,
+) -> None:
+    """Awaiting payment shows the 200 unpaid bookings departing soonest from the day,
+    not the 200 most recently made: unpaid bookings made later for later departures
+    never push out those departing first."""
+    b = Builder()
+    location = b.location()
+    customer = b.customer()
+    traveler = b.traveler(customer.id)
+    soon = b.slot(location.id, starts_at=T0 + timedelta(days=3))
+    later = b.slot(location.id, starts_at=T0 + timedelta(days=30))
+    before = b.slot(location.id, starts_at=T0 + timedelta(days=1))
+    unpaid = ("booking_created", "payment_pending")
+
+    def travel(slot: Any, status: str, minutes: int) -> Booking:
+        return b.booking(
+            customer.id,
+            slot,
+            [traveler.id],
+            lifecycle="travel",
+            status=status,
+            created_at=T0 + timedelta(minutes=minutes),
+        )
+
+    departing = [travel(soon, unpaid[n % 2], n) for n in range(3)]
+    crowd = [travel(later, unpaid[n % 2], 10 + n) for n in range(200)]
+    paid = travel(soon, "payment_confirmed", 300)
+    departed = travel(before, "payment_pending", 301)
+    with any_store.unit_of_work() as uow:
+        uow.locations.add(location)
+        uow.customers.add(customer)
+        uow.travelers.add(traveler)
+        for slot in (soon, later, before):
+            uow.slots.add(slot)
+        for booking in [*departing, *crowd, paid, departed]:
+            uow.bookings.add(booking)
+        uow.commit()
+
+    board = _core(any_store).dashboard.staff(principal=ADMIN, day=DAY)
+
+    expected = sorted(
+        [*departing, *crowd], key=lambda booking: (booking.starts_at, booking.id.bytes)
+    )[:200]
+    shown = sorted(expected, key=lambda booking: (booking.starts_at, booking.reference))
+    assert [booking.id for booking in board.awaiting_payment] == [booking.id for booking in shown]
+    assert {booking.id for booking in departing} <= {b.id for b in board.awaiting_payment}
+
+
+def test_departures_leave_out_statuses_ended_in_their_own_lifecycle(
+    any_store: MemoryStore | SqlStore,
+) -> None:
+    """On a store mixing lifecycles, a status active in one lifecycle but ended in
+    another (a reservation ``completed``, while travel's ``completed`` may still be
+    refunded) never takes the place of an active departure in the day's 200."""
+    b = Builder()
+    location = b.location()
+    customer = b.customer()
+    traveler = b.traveler(customer.id)
+    slot = b.slot(location.id, starts_at=T0 + timedelta(days=2, hours=6))
+    leaving = b.booking(
+        customer.id, slot, [traveler.id], lifecycle="travel", status="completed", created_at=T0
+    )
+    done = [
+        b.booking(
+            customer.id,
+            slot,
+            [traveler.id],
+            status="completed",
+            created_at=T0 + timedelta(minutes=1 + n),
+        )
+        for n in range(201)
+    ]
+    with any_store.unit_of_work() as uow:
+        uow.locations.add(location)
+        uow.customers.add(customer)
+        uow.travelers.add(traveler)
+        uow.slots.add(slot)
+        for booking in [leaving, *done]:
+            uow.bookings.add(booking)
+        uow.commit()
+
+    board = _core(any_store).dashboard.staff(principal=ADMIN, day=DAY)
+
+    assert [booking.id for booking in board.departures] == [leaving.id]
+
+
+def test_archived_bookings_are_not_waiting_for_their_suppliers(
+    any_store: MemoryStore | SqlStore,
+) -> None:
+    """An archived booking is left out of the dashboard: a travel booking ``completed``
+    (archivable, though its lifecycle may still refund it) whose supplier never
+    confirmed an item is not listed as waiting for that supplier."""
+    b = Builder()
+    location = b.location()
+    customer = b.customer()
+    traveler = b.traveler(customer.id)
+    supplier = b.supplier()
+    slot = b.slot(location.id, starts_at=T0 + timedelta(days=10))
+    live, archived = (
+        b.booking(customer.id, slot, [traveler.id], lifecycle="travel", status="completed")
+        for _ in range(2)
+    )
+    archived.archived_at = T0
+    items = [b.booking_item(booking.id, supplier_id=supplier.id) for booking in (live, archived)]
+    with any_store.unit_of_work() as uow:
+        uow.locations.add(location)
+        uow.customers.add(customer)
+        uow.travelers.add(traveler)
+        uow.suppliers.add(supplier)
+        uow.slots.add(slot)
+        for booking in (live, archived):
+            uow.bookings.add(booking)
+        for item in items:
+            uow.booking_items.add(item)
+        uow.commit()
+
+    board = _core(any_store).dashboard.staff(principal=ADMIN, day=DAY)
+
+    assert [(booking.id, n) for booking, n in board.bookings_waiting_for_supplier] == [(live.id, 1)]

@@ -697,6 +697,25 @@ def test_sums_past_the_largest_single_amount_are_reported(shop: Shop) -> None:
     assert (totals.total.amount, totals.net_paid) == (everything, Money.zero("VND"))
 
 
+def test_amounts_near_the_largest_add_up_to_the_cent(shop: Shop) -> None:
+    """Near 10^12 a binary float holds an amount a ten-thousandth off: fifty bookings of
+    900,705,833,309.06 INR summed as floats came to a cent more than they cost. The
+    revenue is their exact sum on every store."""
+    price = Money("900705833309.06", "INR")
+    palace = shop.core.catalog.create_slot(
+        location_id=shop.camp.id,
+        starts_at=shop.clock.now() + timedelta(days=30),
+        price_per_traveler=price,
+        capacity=None,
+        principal=ADMIN,
+    )
+    for _ in range(50):
+        shop.book(palace.id, 1)
+
+    (revenue,) = shop.core.reports.revenue(principal=ADMIN)
+    assert (revenue.bookings, revenue.amount) == (50, Money.summed(price.amount * 50, "INR"))
+
+
 NEW_YORK = ZoneInfo("America/New_York")
 
 

@@ -17,7 +17,7 @@ the same key.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from uuid import UUID
@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 import attrs
 
 from bookingcore.domain.bookings import Booking
+from bookingcore.domain.lifecycle import Lifecycle
 from bookingcore.domain.slots import Slot
 from bookingcore.errors import ValidationError
 
@@ -189,6 +190,34 @@ class StatusSet:
 
     names: frozenset[str] = attrs.field(converter=_names, factory=frozenset)
     pairs: frozenset[tuple[str, str]] = attrs.field(converter=_pairs, factory=frozenset)
+
+    @classmethod
+    def of(
+        cls, lifecycles: Iterable[Lifecycle], test: Callable[[Lifecycle, str], bool]
+    ) -> StatusSet:
+        """The statuses of ``lifecycles`` that ``test`` holds for: a status by its name
+        when every lifecycle that has it agrees, as ``(lifecycle, status)`` pairs
+        otherwise (a reservation's ``completed`` has ended, travel's may still be
+        refunded).
+
+        .. versionadded:: 0.4
+        """
+        # status -> the lifecycles that have it, and those of them test holds for
+        having: dict[str, set[str]] = {}
+        wanted: dict[str, set[str]] = {}
+        for lifecycle in lifecycles:
+            for status in lifecycle.states:
+                having.setdefault(status, set()).add(lifecycle.name)
+                if test(lifecycle, status):
+                    wanted.setdefault(status, set()).add(lifecycle.name)
+        names = {status for status, found in wanted.items() if found == having[status]}
+        pairs = {
+            (name, status)
+            for status, found in wanted.items()
+            if status not in names
+            for name in found
+        }
+        return cls(names, pairs)
 
     def holds(self, lifecycle: str, status: str) -> bool:
         """Whether a booking of ``lifecycle`` in ``status`` is in this set."""

@@ -502,6 +502,20 @@ class BookingRepository(Protocol):
     def list(self, query: BookingFilter, page: PageRequest) -> Page[Booking]:
         """Bookings matching ``query``, newest first."""
 
+    def list_by_start(
+        self, query: BookingFilter, statuses: StatusSet, *, limit: int
+    ) -> Sequence[Booking]:
+        """Up to ``limit`` bookings matching ``query`` and in ``statuses``, earliest slot
+        start first by ``(starts_at, id)``: the first ``limit`` in that order, whatever
+        order they were made in.
+
+        One ordered query (``ORDER BY starts_at, id LIMIT``), the statuses tested by the
+        storage; what the staff dashboard lists (the day's departures, the bookings
+        awaiting payment that depart soonest).
+
+        .. versionadded:: 0.4
+        """
+
     def list_to_archive(
         self,
         started_before: datetime,

@@ -17,6 +17,7 @@ from bookingcore.domain.leads import Lead, LeadFilter, LeadStatus
 from bookingcore.domain.policy import Permission, Principal
 from bookingcore.domain.queries import BookingFilter, PageRequest, every_item
 from bookingcore.domain.quotations import Quotation, QuotationFilter, QuotationStatus
+from bookingcore.domain.tallies import StatusSet
 from bookingcore.errors import ValidationError
 from bookingcore.services._context import ServiceContext
 
@@ -26,7 +27,7 @@ __all__ = ["DashboardService", "StaffDashboard"]
 #: awaiting payment) show at most.
 _LIMIT = 200
 #: The travel lifecycle's states of a booking whose payment is still to come.
-_UNPAID = ("booking_created", "payment_pending")
+_UNPAID = StatusSet({"booking_created", "payment_pending"})
 #: The states of a supplier's line item that leave its booking waiting on them.
 _WAITING_ON_SUPPLIER = frozenset({BookingItemStatus.PENDING, BookingItemStatus.REJECTED})
 
@@ -41,15 +42,24 @@ class StaffDashboard:
         follow_ups_due: open leads whose follow-up date is ``day`` or earlier,
             earliest first, the first 200.
         quotations_awaiting_approval: sent revisions still valid on ``day``.
-        bookings_waiting_for_supplier: active bookings with items their suppliers
-            have not confirmed (pending or rejected), with those items' count,
-            soonest departure first.
+        bookings_waiting_for_supplier: active bookings (not archived) with items
+            their suppliers have not confirmed (pending or rejected), with those
+            items' count, soonest departure first.
         departures: bookings whose slot starts on ``day`` in ``Settings.timezone``,
-            active ones only, the first 200 (cancelled ones never take their places).
+            active ones only (each by its own lifecycle: a reservation ``completed``
+            has ended, a travel one has not), the 200 departing first; ended and
+            cancelled ones never take their places.
         awaiting_payment: bookings whose payment is still to come (``booking_created``
-            or ``payment_pending``), soonest departure first.
+            or ``payment_pending``) departing on ``day`` or later, the 200 departing
+            soonest, soonest first.
+
+    Bookings departing at the same time are in the order of their references.
 
     .. versionadded:: 0.3
+    .. versionchanged:: 0.4
+       ``awaiting_payment`` holds the 200 departing soonest from ``day`` (it held
+       the 200 most recently made, past departures too); ``departures`` test each
+       booking's status in its own lifecycle, in the storage.
     """
 
     day: date
@@ -102,41 +112,36 @@ class DashboardService:
                     )
                 )
             )
-            # Only statuses still under way in some lifecycle are read, so cancelled and
+            # Each booking is tested in its own lifecycle, by the storage: cancelled and
             # ended bookings never take the places of active ones in the bounded list.
-            under_way = frozenset(
-                state
-                for lifecycle in self._ctx.settings.lifecycles.values()
-                for state in lifecycle.states
-                if lifecycle.is_active(state)
+            under_way = StatusSet.of(
+                self._ctx.settings.lifecycles.values(),
+                lambda lifecycle, status: lifecycle.is_active(status),
             )
-            departures = uow.bookings.list(
-                BookingFilter(starts_from=starts, starts_before=ends, statuses=under_way),
-                PageRequest(limit=_LIMIT),
-            ).items
-            unpaid = uow.bookings.list(
-                BookingFilter(statuses=frozenset(_UNPAID)), PageRequest(limit=_LIMIT)
-            ).items
+            departures = uow.bookings.list_by_start(
+                BookingFilter(starts_from=starts, starts_before=ends), under_way, limit=_LIMIT
+            )
+            # Those departing soonest from the day, however long ago they were made.
+            unpaid = uow.bookings.list_by_start(
+                BookingFilter(starts_from=starts), _UNPAID, limit=_LIMIT
+            )
             open_items = uow.booking_items.count_supplied_by_booking(_WAITING_ON_SUPPLIER)
             found = uow.bookings.find_by_ids(open_items.keys())
             waiting: list[tuple[Booking, int]] = []
             for booking_id, count in open_items.items():
                 booking = found.get(booking_id)
-                if booking is None:
-                    continue
+                if booking is None or booking.archived_at is not None:
+                    continue  # archived bookings are left out, as from every booking list
                 lifecycle = self._ctx.settings.lifecycle(booking.lifecycle)
                 if lifecycle.is_active(booking.status):
                     waiting.append((booking, count))
             waiting.sort(key=lambda pair: (pair[0].starts_at, pair[0].reference))
-        active_departures = [
-            b for b in departures if self._ctx.settings.lifecycle(b.lifecycle).is_active(b.status)
-        ]
         return StaffDashboard(
             day=day,
             leads_by_status=counts,
             follow_ups_due=due,
             quotations_awaiting_approval=awaiting,
             bookings_waiting_for_supplier=waiting,
-            departures=sorted(active_departures, key=lambda b: (b.starts_at, b.reference)),
+            departures=sorted(departures, key=lambda b: (b.starts_at, b.reference)),
             awaiting_payment=sorted(unpaid, key=lambda b: (b.starts_at, b.reference)),
         )

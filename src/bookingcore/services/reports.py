@@ -60,7 +60,7 @@ from __future__ import annotations
 import enum
 import functools
 import itertools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, cast
@@ -750,20 +750,6 @@ def _kind(lifecycle: Lifecycle, status: str) -> _Kind:
     )
 
 
-def _status_set(kinds: Mapping[str, Mapping[str, _Kind]], field: str) -> StatusSet:
-    """The statuses whose kind has ``field``: by name when every lifecycle that has the
-    status agrees, as ``(lifecycle, status)`` pairs otherwise."""
-    names: set[str] = set()
-    pairs: set[tuple[str, str]] = set()
-    for status, by_lifecycle in kinds.items():
-        wanted = {name for name, kind in by_lifecycle.items() if getattr(kind, field)}
-        if wanted == by_lifecycle.keys():
-            names.add(status)
-        else:
-            pairs.update((name, status) for name in wanted)
-    return StatusSet(names, pairs)
-
-
 @attrs.frozen
 class _Statuses:
     """The statuses that count as each kind in the configured lifecycles, for the storage."""
@@ -775,12 +761,17 @@ class _Statuses:
 
     @classmethod
     def of(cls, lifecycles: Iterable[Lifecycle]) -> _Statuses:
-        # status -> lifecycle -> kind, for the statuses each lifecycle has.
-        kinds: dict[str, dict[str, _Kind]] = {}
-        for lifecycle in lifecycles:
-            for status in lifecycle.states:
-                kinds.setdefault(status, {})[lifecycle.name] = _kind(lifecycle, status)
-        return cls(*(_status_set(kinds, field) for field in attrs.fields_dict(cls)))
+        given = tuple(lifecycles)
+        return cls(*(StatusSet.of(given, _is_kind(field)) for field in attrs.fields_dict(cls)))
+
+
+def _is_kind(field: str) -> Callable[[Lifecycle, str], bool]:
+    """Whether a lifecycle's status counts as ``field`` (a field of :class:`_Kind`)."""
+
+    def test(lifecycle: Lifecycle, status: str) -> bool:
+        return bool(getattr(_kind(lifecycle, status), field))
+
+    return test
 
 
 def open_statuses(lifecycles: Iterable[Lifecycle]) -> StatusSet:

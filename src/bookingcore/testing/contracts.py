@@ -1844,6 +1844,64 @@ class BookingRepositoryContract(_Base):
             assert {b.id for b in everyone} == {first.id, second.id, recent.id}
             assert uow.bookings.list_to_archive(slot.starts_at, final, limit=10) == []
 
+    def test_bookings_by_start_are_the_earliest_departures_in_the_statuses_given(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        """:meth:`list_by_start` gives the first ``limit`` bookings matching the filter
+        and in the status set by ``(starts_at, id)``, whenever they were made: a status
+        named in one lifecycle only (a pair) is matched with its lifecycle; archived
+        bookings and uncommitted additions follow the filter as in :meth:`list`.
+
+        .. versionadded:: 0.4
+        """
+        with uow_factory() as uow:
+            customer, slot, location = self._world(uow, make)
+            later = make.slot(location.id, starts_at=slot.starts_at + timedelta(days=10))
+            uow.slots.add(later)
+            traveler = make.traveler(customer.id)
+            uow.travelers.add(traveler)
+
+            def made(on: Any, minutes: int, **fields: Any) -> Booking:
+                return make.booking(
+                    customer.id,
+                    on,
+                    [traveler.id],
+                    created_at=T0 + timedelta(minutes=minutes),
+                    **fields,
+                )
+
+            late = [made(later, 100 + n, lifecycle="travel", status="completed") for n in range(3)]
+            early = [made(slot, n, status="pending") for n in range(3)]
+            ended = made(slot, 200, status="completed")
+            gone = made(slot, 201, status="pending")
+            gone.archived_at = T0
+            for booking in (*late, *early, ended, gone):
+                uow.bookings.add(booking)
+            uow.commit()
+        wanted = StatusSet({"pending"}, {("travel", "completed")})
+
+        def order(found: Iterable[Booking]) -> list[Any]:
+            return [b.id for b in sorted(found, key=lambda b: (b.starts_at, b.id.bytes))]
+
+        with uow_factory() as uow:
+            found = uow.bookings.list_by_start(BookingFilter(), wanted, limit=10)
+            assert [b.id for b in found] == order([*early, *late])
+            first = uow.bookings.list_by_start(BookingFilter(), wanted, limit=4)
+            assert [b.id for b in first] == order([*early, *late])[:4]
+            after = BookingFilter(starts_from=later.starts_at)
+            assert [b.id for b in uow.bookings.list_by_start(after, wanted, limit=10)] == order(
+                late
+            )
+            archived = BookingFilter(include_archived=True, starts_before=later.starts_at)
+            assert [b.id for b in uow.bookings.list_by_start(archived, wanted, limit=10)] == order(
+                [*early, gone]
+            )
+            assert uow.bookings.list_by_start(BookingFilter(), StatusSet(), limit=10) == []
+            added = made(slot, 300, status="pending", starts_at=slot.starts_at - timedelta(1))
+            uow.bookings.add(added)
+            mine = uow.bookings.list_by_start(BookingFilter(), wanted, limit=2)
+            assert [b.id for b in mine] == [added.id, order(early)[0]]
+
     def test_pages_walk_every_booking_once_newest_first(
         self, uow_factory: UnitOfWorkFactory, make: Builder
     ) -> None:
@@ -4414,6 +4472,40 @@ class PaymentRepositoryContract(_Base):
                 second.id,
             ]
 
+    def test_tally_reconciliation_sums_amounts_near_the_largest_exactly(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        """A booking's captured and refunded sums are exact to their last digit however
+        large the amounts (binary floats are a ten-thousandth off at these).
+
+        .. versionadded:: 0.4
+        """
+        price, back = _NEAR_THE_LARGEST[0], _NEAR_THE_LARGEST[1]
+        location = make.location()
+        slot = make.slot(location.id, price_per_traveler=price)
+        customer = make.customer()
+        traveler = make.traveler(customer.id)
+        booking = make.booking(customer.id, slot, [traveler.id], status="confirmed")
+        payment = make.payment(booking, captured_amount=price, refunded_amount=back)
+        with uow_factory() as uow:
+            uow.locations.add(location)
+            uow.slots.add(slot)
+            uow.customers.add(customer)
+            uow.travelers.add(traveler)
+            uow.bookings.add(booking)
+            uow.payments.add(payment)
+            uow.commit()
+        with uow_factory() as uow:
+            tally = uow.payments.tally_reconciliation(
+                T0, T0 + timedelta(days=1), StatusSet({"cancelled"})
+            )
+        (line,) = tally.bookings
+        assert (line.total, line.captured, line.refunded) == (
+            price.amount,
+            price.amount,
+            back.amount,
+        )
+
     def test_tally_reconciliation_sums_each_booking_and_finds_the_stray_payments(
         self, uow_factory: UnitOfWorkFactory, make: Builder
     ) -> None:
@@ -5511,6 +5603,31 @@ class CommissionLedgerContract(_Base):
         ]
         assert totals(T0 - hour, T0 - tick) == []
         assert totals(T0, end, PartnerId(uuid4())) == []
+
+    def test_totals_of_amounts_near_the_largest_are_exact(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        """Accruals and reversals near the largest amount are summed to their last
+        digit (binary floats are a ten-thousandth off at these).
+
+        .. versionadded:: 0.4
+        """
+        partner, payment = _partner_payment(uow_factory, make)
+        most = _NEAR_THE_LARGEST[3]
+        base = Money("1000", most.currency)
+        accrual = make.commission_entry(payment, partner.id, base=base, amount=most)
+        reversal = make.commission_entry(
+            payment,
+            partner.id,
+            key=f"reversal:{uuid4()}",
+            kind=CommissionEntryKind.REVERSAL,
+            base=base,
+            amount=-most,
+        )
+        _commit_all(uow_factory, "commissions", (accrual, reversal))
+        with uow_factory() as uow:
+            (found,) = uow.commissions.totals(T0, T0 + timedelta(days=1))
+        assert (found.accrued, found.reversed, found.entries) == (most, most, 2)
 
     def test_an_entry_added_in_this_unit_of_work_is_listed_before_commit(
         self, uow_factory: UnitOfWorkFactory, make: Builder
@@ -7428,6 +7545,16 @@ def _hold_a_seat(opener: Callable[[], Any], slot_id: SlotId) -> str:
     return "held"
 
 
+#: Amounts a binary float holds a ten-thousandth off (``CAST(... AS REAL) * 10000``
+#: on SQLite gives ``9007058333090601`` for the first), the last with four decimals (CLF).
+_NEAR_THE_LARGEST = (
+    Money("900705833309.06", "INR"),
+    Money("900138930526.18", "INR"),
+    Money("900605909220.31", "INR"),
+    Money("999999999999.9999", "CLF"),
+)
+
+
 class TallyContract(_Base):
     """Tallies: the storage groups and sums exactly as the reference keys say.
 
@@ -7648,6 +7775,39 @@ class TallyContract(_Base):
         assert scoped == {GroupCounts(group_key(own, by), 1, own_counts)}
         (gone,) = [b for b in made if b.status == "cancelled"]
         assert cancelled_only == {GroupCounts(group_key(gone, by), 1, (1, 0, 0))}
+
+    def test_amounts_near_the_largest_add_up_exactly(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        """Sums of amounts near :data:`~bookingcore.domain.values.MAX_AMOUNT` are exact
+        to their last digit, in ``sum_in`` and ``tally_customers`` alike: no amount is
+        ever a binary float on its way to the sum.
+
+        .. versionadded:: 0.4
+        """
+        location = make.location()
+        customer = make.customer()
+        traveler = make.traveler(customer.id)
+        slots = [
+            make.slot(location.id, price_per_traveler=price, starts_at=T0 + timedelta(days=n))
+            for n, price in enumerate(_NEAR_THE_LARGEST)
+        ]
+        with uow_factory() as uow:
+            uow.locations.add(location)
+            uow.customers.add(customer)
+            uow.travelers.add(traveler)
+            for slot in slots:
+                uow.slots.add(slot)
+                uow.bookings.add(make.booking(customer.id, slot, [traveler.id], status="confirmed"))
+            uow.commit()
+        confirmed = StatusSet({"confirmed"})
+        inr = sum((price.amount for price in _NEAR_THE_LARGEST[:3]), Decimal(0))
+        clf = _NEAR_THE_LARGEST[3].amount
+        with uow_factory().read_only() as uow:
+            summed = set(uow.bookings.sum_in(BookingFilter(), Grouping.NONE, confirmed))
+            tallied = set(uow.bookings.tally_customers(BookingFilter(), statuses=confirmed))
+        assert summed == {GroupSums(None, "INR", 3, 3, inr), GroupSums(None, "CLF", 1, 1, clf)}
+        assert tallied == {CustomerTally("INR", 1, 1, 3, inr), CustomerTally("CLF", 1, 0, 1, clf)}
 
     def test_a_customer_tally_counts_repeat_customers_per_currency(
         self, uow_factory: UnitOfWorkFactory, make: Builder

@@ -850,20 +850,30 @@ class _BookingRepository(_Repository[Booking]):
             limit=limit,
         )
 
-    def list(self, query: BookingFilter, page: PageRequest) -> Page[Booking]:
-        customers: dict[UUID, Customer] = {}
-        if query.text:
-            customers = {c.id: c for c in self._uow._rows("customers")}
-        return self._uow._page(
-            self._table, lambda b: query.matches(b, customers.get(b.customer_id)), page
+    def list_by_start(
+        self, query: BookingFilter, statuses: StatusSet, *, limit: int
+    ) -> Sequence[Booking]:
+        matches = self._matcher(query)
+        return self._oldest_first(
+            lambda b: statuses.holds(b.lifecycle, b.status) and matches(b),
+            at="starts_at",
+            limit=limit,
         )
 
-    def _matching(self, query: BookingFilter) -> Iterator[Booking]:
+    def list(self, query: BookingFilter, page: PageRequest) -> Page[Booking]:
+        return self._uow._page(self._table, self._matcher(query), page)
+
+    def _matcher(self, query: BookingFilter) -> Callable[[Booking], bool]:
+        """``query.matches``, with the customers its text search reads."""
         customers: dict[UUID, Customer] = {}
         if query.text:
             customers = {c.id: c for c in self._uow._rows("customers")}
+        return lambda b: query.matches(b, customers.get(b.customer_id))
+
+    def _matching(self, query: BookingFilter) -> Iterator[Booking]:
+        matches = self._matcher(query)
         for booking in self._uow._rows(self._table):
-            if query.matches(booking, customers.get(booking.customer_id)):
+            if matches(booking):
                 yield booking
 
     def sum_in(

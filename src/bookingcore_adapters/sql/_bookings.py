@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import defaultdict
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -734,8 +734,34 @@ class BookingRepository(Repository[Booking]):
             limit=limit,
         )
 
+    def list_by_start(
+        self, query: BookingFilter, statuses: StatusSet, *, limit: int
+    ) -> Sequence[Booking]:
+        where, source = booking_where(query, self._session.search)
+        matches = self._matcher(query)
+        b = bookings.c
+
+        def keep(booking: Booking) -> bool:
+            return statuses.holds(booking.lifecycle, booking.status) and matches(booking)
+
+        # (starts_at, id): the order of the index of live bookings (revision 0046).
+        return self._session.select(
+            self._mapper,
+            [*where, in_statuses(statuses)],
+            keep,
+            lambda booking: (booking.starts_at, booking.id.bytes),
+            order_by=[b.starts_at, b.id],
+            limit=limit,
+            source=source,
+        )
+
     def list(self, query: BookingFilter, page: PageRequest) -> Page[Booking]:
         where, source = booking_where(query, self._session.search)
+        return self._session.page(self._mapper, where, self._matcher(query), page, source)
+
+    def _matcher(self, query: BookingFilter) -> Callable[[Booking], bool]:
+        """``query.matches`` for the bookings this unit of work holds in memory, the
+        customers its text search reads looked up once each."""
         customers: dict[UUID, Customer | None] = {}
 
         def customer(customer_id: CustomerId) -> Customer | None:
@@ -746,7 +772,7 @@ class BookingRepository(Repository[Booking]):
         def keep(booking: Booking) -> bool:
             return query.matches(booking, customer(booking.customer_id) if query.text else None)
 
-        return self._session.page(self._mapper, where, keep, page, source)
+        return keep
 
     def sum_in(
         self,

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from decimal import Decimal
-from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, String, and_, case, cast, func, select
+from sqlalchemy import and_, case, func, select
 
 from bookingcore.domain.audit import AuditAction
 from bookingcore.domain.insights import BookingNote, CustomerStats, StatusGroups
@@ -21,24 +19,10 @@ from bookingcore.domain.values import Money, ProductId
 from bookingcore_adapters.sql._bookings import booking_where, bookings
 from bookingcore_adapters.sql._events import AUDIT, audit_logs
 from bookingcore_adapters.sql._payments import payments
-from bookingcore_adapters.sql._queries import status_in
+from bookingcore_adapters.sql._queries import exact_sum, read_sum, status_in
 from bookingcore_adapters.sql._session import Session
 
 __all__ = ["CustomerStatsRepository"]
-
-_SCALE = 10_000  # amounts carry four decimals (NUMERIC(18, 4))
-
-
-def _ten_thousandths(amount: ColumnElement[Any]) -> ColumnElement[int]:
-    """SQLite: an amount stored as decimal text (``"-12.5"``) as whole ten-thousandths
-    (``-125000``), read from the text itself so no binary float rounds it."""
-    text = cast(amount, String())
-    point = func.instr(text, ".")
-    digits = func.substr(func.substr(text, point + 1).concat("0000"), 1, 4)
-    fraction = case((point == 0, 0), else_=cast(digits, Integer()))
-    signed = case((func.substr(text, 1, 1) == "-", -fraction), else_=fraction)
-    whole = cast(text, Integer())  # SQLite reads the leading integer: "-12.5" -> -12
-    return whole * _SCALE + signed
 
 
 class CustomerStatsRepository:
@@ -49,24 +33,11 @@ class CustomerStatsRepository:
     def __init__(self, session: Session) -> None:
         self._session = session
 
-    def _sum(self, column: ColumnElement[Any], sqlite: bool) -> ColumnElement[Any]:
-        if sqlite:
-            return func.sum(_ten_thousandths(column))
-        return func.sum(column)
-
-    @staticmethod
-    def _amount(value: Any, sqlite: bool) -> Decimal:
-        if value is None:
-            return Decimal(0)
-        if sqlite:
-            return Decimal(int(value)) / _SCALE
-        return Decimal(value)
-
     def summarise(
         self, query: BookingFilter, *, now: datetime, statuses: StatusGroups
     ) -> CustomerStats:
         connection = self._session.connection()
-        sqlite = connection.dialect.name == "sqlite"
+        dialect = connection.dialect.name
         where, source = booking_where(query, self._session.search)
         b = bookings.c
         ended = status_in(statuses.ended, b.status, b.lifecycle)
@@ -85,7 +56,7 @@ class CustomerStatsRepository:
                 func.sum(case((status_in(statuses.completed, b.status, b.lifecycle), 1), else_=0)),
                 func.min(b.created_at),
                 func.max(b.created_at),
-                self._sum(case((kept == 1, b.total_amount), else_=None), sqlite),
+                exact_sum(case((kept == 1, b.total_amount), else_=None), dialect),
             )
             .select_from(source)
             .where(*where)
@@ -104,22 +75,22 @@ class CustomerStatsRepository:
             completed += int(done or 0)
             first = oldest if first is None else min(first, oldest)
             last = newest if last is None else max(last, newest)
-            amount = self._amount(booked, sqlite)
+            amount = read_sum(booked, dialect)
             if amount:
                 value.append(Money.summed(amount, currency))
         p = payments.c
         paid = (
             select(
                 p.currency,
-                self._sum(p.captured_amount, sqlite),
-                self._sum(p.refunded_amount, sqlite),
+                exact_sum(p.captured_amount, dialect),
+                exact_sum(p.refunded_amount, dialect),
             )
             .where(p.booking_id.in_(select(b.id).select_from(source).where(*where)))
             .group_by(p.currency)
         )
         spent: list[Money] = []
         for currency, captured, refunded in connection.execute(paid):
-            net = self._amount(captured, sqlite) - self._amount(refunded, sqlite)
+            net = read_sum(captured, dialect) - read_sum(refunded, dialect)
             if net:
                 spent.append(Money.summed(net, currency))
         return CustomerStats(

@@ -27,7 +27,6 @@ from sqlalchemy import (
     ColumnElement,
     Date,
     Integer,
-    Numeric,
     Select,
     String,
     Subquery,
@@ -256,6 +255,7 @@ _PERIODS = ("day", "month")
 #: Amounts are summed as whole ten-thousandths on SQLite, which keeps decimals as text
 #: and would otherwise add them as binary floats; the columns hold four decimals.
 _AMOUNT_UNITS = 10_000
+_AMOUNT_DIGITS = 4
 
 
 #: What a zone's name may hold to be written into SQL (IANA names: ``America/New_York``,
@@ -334,11 +334,34 @@ def read_period(value: object) -> date | None:
 
 
 def exact_sum(column: ColumnElement[Decimal], dialect: str) -> ColumnElement[Any]:
-    """``SUM(column)`` of an amount column, exactly on every backend (see :func:`read_sum`)."""
+    """``SUM(column)`` of an amount column, exactly on every backend (see :func:`read_sum`):
+    ``NUMERIC`` on PostgreSQL, whole ten-thousandths (:func:`_ten_thousandths`) on SQLite,
+    0 over no rows."""
     if dialect == "postgresql":
         return total(column)
-    scaled = type_coerce(column, Numeric()) * literal_column(str(_AMOUNT_UNITS))
-    return total(cast(func.round(scaled), BigInteger))
+    return total(_ten_thousandths(column))
+
+
+def _ten_thousandths(amount: ColumnElement[Any]) -> ColumnElement[int]:
+    """SQLite: an amount stored as decimal text (``"-12.5"``) as whole ten-thousandths
+    (``-125000``), read from the digits of the text itself: a binary float (``CAST(...
+    AS REAL) * 10000``) is a ten-thousandth off for amounts near 10^12, where an
+    ``INTEGER`` holds them exactly. ``NULL`` stays ``NULL`` (``SUM`` skips it).
+
+    The amounts are what :class:`~bookingcore.domain.values.Money` writes: plain
+    decimal text (never an exponent) with at most four decimals.
+    """
+    text = type_coerce(amount, String())  # text already: functions read numbers as text
+    point = func.instr(text, ".")
+    decimals = func.substr(
+        func.substr(text, point + 1).concat("0" * _AMOUNT_DIGITS), 1, _AMOUNT_DIGITS
+    )
+    fraction = case((point == 0, 0), else_=cast(decimals, Integer()))
+    negative = type_coerce(func.substr(text, 1, 1) == "-", Integer())  # 1 or 0
+    whole = cast(text, Integer())  # SQLite reads the leading integer: "-12.5" -> -12
+    units: ColumnElement[int] = literal_column(str(_AMOUNT_UNITS))
+    # The fraction written once: SQLite evaluates each copy of it on every row.
+    return whole * units + fraction * (literal_column("1") - literal_column("2") * negative)
 
 
 def read_sum(value: object, dialect: str) -> Decimal:
