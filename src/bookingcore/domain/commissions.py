@@ -200,6 +200,11 @@ def _sum(amounts: Iterable[Money], currency: str) -> Money:
     return sum(amounts, Money.zero(currency))
 
 
+def _summed(amounts: Iterable[Money], currency: str) -> Money:
+    """What ``amounts`` add up to, not held to the bound of one amount (a period's total)."""
+    return Money.summed(sum((money.amount for money in amounts), Decimal(0)), currency)
+
+
 def accrual_for(
     entries: Sequence[CommissionEntry],
     *,
@@ -466,7 +471,8 @@ class CommissionSummary:
             currency=accrued.currency,
             accrued=accrued,
             reversed=reversed,
-            net=accrued - reversed,
+            # A period's sums may pass the bound of one amount (Money.summed).
+            net=Money.summed(accrued.amount - reversed.amount, accrued.currency),
             entries=entries,
         )
 
@@ -474,7 +480,13 @@ class CommissionSummary:
 def summarise(entries: Iterable[CommissionEntry]) -> list[CommissionSummary]:
     """Per partner and currency: accrued, reversed and net; sorted by partner id, then currency.
 
+    The sums are :meth:`~bookingcore.domain.values.Money.summed`: a period's total
+    may pass the bound of one amount.
+
     .. versionadded:: 0.2
+    .. versionchanged:: 0.4
+       Sums above :data:`~bookingcore.domain.values.MAX_AMOUNT` are given in full;
+       they raised ``ValidationError``.
     """
     groups: dict[tuple[PartnerId, str], list[CommissionEntry]] = {}
     for entry in entries:
@@ -483,8 +495,8 @@ def summarise(entries: Iterable[CommissionEntry]) -> list[CommissionSummary]:
     for (partner_id, currency), group in sorted(
         groups.items(), key=lambda kv: (str(kv[0][0]), kv[0][1])
     ):
-        accrued = _sum((e.amount for e in group if e.is_accrual), currency)
-        reversed_ = -_sum((e.amount for e in group if not e.is_accrual), currency)
+        accrued = _summed((e.amount for e in group if e.is_accrual), currency)
+        reversed_ = _summed((-e.amount for e in group if not e.is_accrual), currency)
         summaries.append(
             CommissionSummary.from_sums(
                 partner_id, accrued=accrued, reversed=reversed_, entries=len(group)

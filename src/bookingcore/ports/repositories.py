@@ -1616,8 +1616,13 @@ class CommissionLedgerRepository(Protocol):
         Computed by the storage (one grouped query), never entry by entry; exact
         on every backend. Reads what is committed. A partner and currency with no
         entry in the period has no row; the order of the rows is unspecified.
+        The sums are :meth:`~bookingcore.domain.values.Money.summed`: not held to
+        the bound of one amount.
 
         .. versionadded:: 0.3
+        .. versionchanged:: 0.4
+           Sums above :data:`~bookingcore.domain.values.MAX_AMOUNT` are given in
+           full; they raised ``ValidationError``.
         """
 
 

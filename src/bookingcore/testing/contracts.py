@@ -5629,6 +5629,41 @@ class CommissionLedgerContract(_Base):
             (found,) = uow.commissions.totals(T0, T0 + timedelta(days=1))
         assert (found.accrued, found.reversed, found.entries) == (most, most, 2)
 
+    def test_totals_above_the_largest_single_amount_are_given_in_full(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        """A period's accruals may add up to more than one amount may be (a year of
+        commissions in VND or IDR): the totals give the whole sum, as reports do
+        (:meth:`Money.summed`), and ``net`` follows from it.
+
+        .. versionadded:: 0.4
+        """
+        partner, payment = _partner_payment(uow_factory, make)
+        most = _NEAR_THE_LARGEST[0]
+        base = Money("1000", most.currency)
+        entries = [
+            make.commission_entry(payment, partner.id, key=f"accrual:{n}", base=base, amount=most)
+            for n in range(3)
+        ]
+        entries.append(
+            make.commission_entry(
+                payment,
+                partner.id,
+                key="reversal:0",
+                kind=CommissionEntryKind.REVERSAL,
+                base=base,
+                amount=-most,
+            )
+        )
+        _commit_all(uow_factory, "commissions", entries)
+        with uow_factory() as uow:
+            (found,) = uow.commissions.totals(T0, T0 + timedelta(days=1))
+            listed = summarise(uow.commissions.list_recorded(T0, T0 + timedelta(days=1)))
+        accrued = Money.summed(most.amount * 3, most.currency)
+        assert (found.accrued, found.reversed, found.entries) == (accrued, most, 4)
+        assert found.net == Money.summed(most.amount * 2, most.currency)
+        assert listed == [found]
+
     def test_an_entry_added_in_this_unit_of_work_is_listed_before_commit(
         self, uow_factory: UnitOfWorkFactory, make: Builder
     ) -> None:

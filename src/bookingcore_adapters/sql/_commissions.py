@@ -164,8 +164,8 @@ class CommissionLedgerRepository(Repository[CommissionEntry]):
         return [
             CommissionSummary.from_sums(
                 partner,
-                accrued=Money(read_sum(accrued_sum, dialect), currency),
-                reversed=-Money(read_sum(reversed_sum, dialect), currency),
+                accrued=Money.summed(read_sum(accrued_sum, dialect), currency),
+                reversed=Money.summed(-read_sum(reversed_sum, dialect), currency),
                 entries=int(count),
             )
             for partner, currency, accrued_sum, reversed_sum, count in connection.execute(statement)
