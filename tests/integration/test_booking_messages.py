@@ -271,6 +271,46 @@ class TestCancellation:
         (cancellation,) = [c for c in world.logged(booking) if c.type is CANCELLATION]
         assert cancellation.dedupe_key == f"slot_cancelled:{world.slot.id}:{booking.id}"
 
+    def test_a_retry_of_a_called_off_slot_does_not_resend_a_message_that_failed_for_good(
+        self, world: World
+    ) -> None:
+        world.book()
+        other = world.core.customers.register("+919876500003", principal=ADMIN).customer
+        world.core.bookings.book(
+            BookingRequest(
+                world.slot.id,
+                [NewTraveler(TravelerDetails("Ravi"), is_primary=True)],
+                customer_id=other.id,
+                lifecycle="instant",
+            ),
+            principal=ADMIN,
+        )
+        # the first cancellation: the gateway is down; the second: it answered without
+        # an id, so it may have taken the message (final, never sent again)
+        world.notifier.fail_next(1, "gateway unavailable", retryable=True)
+        world.notifier.fail_next(1, "accepted without a message id", retryable=False)
+        world.core.catalog.cancel_slot(world.slot.id, principal=ADMIN, reason="storm")
+        assert world.notifier.attempts == 4
+        world.clock.advance(minutes=5)
+        world.core.events.run_pending()
+        recipients = [m.communication_id for m in world.notifier.sent]
+        assert len(recipients) == len(set(recipients)) == 3  # 2 confirmations, 1 retried
+        assert world.notifier.attempts == 5
+        world.clock.advance(days=1)
+        world.core.events.run_pending()
+        assert world.notifier.attempts == 5
+
+    def test_a_called_off_slot_messages_an_erased_customer_nowhere(self, world: World) -> None:
+        booking = world.book()
+        world.core.privacy.erase_customer(world.customer.id, principal=ADMIN)
+        world.core.catalog.cancel_slot(world.slot.id, principal=ADMIN, reason="storm")
+        (failed,) = [c for c in world.logged(booking) if c.type is CANCELLATION]
+        assert (failed.status.value, failed.retryable) == ("failed", False)
+        assert "erased" in (failed.failed_reason or "")
+        world.clock.advance(days=1)
+        world.core.events.run_pending()
+        assert world.notifier.attempts == 1  # the confirmation, before the erasure
+
 
 class TestTurnedOff:
     def test_a_business_that_turns_messages_off_gets_none(
