@@ -551,9 +551,10 @@ class FamilyInvitationHandler:
     :meth:`~bookingcore.services.CommunicationService.send_family_invitation`.
 
     Once per invitation: the message's dedupe key is the invitation's, so a
-    redelivered event sends nothing more; a refused send makes the dispatcher
-    retry (the same logged message), and nothing is sent once the invitation no
-    longer waits for an answer.
+    redelivered event sends nothing more; a refused send that may work later makes
+    the dispatcher retry (the same logged message), one that cannot (or a message
+    that cannot be made: a text too long for SMS) stays logged failed, and nothing
+    is sent once the invitation no longer waits for an answer.
 
     .. versionadded:: 0.4
     """
