@@ -32,10 +32,15 @@ from bookingcore.domain import (
     BookingCreated,
     BookingStatusChanged,
     BookingUpdated,
+    Channel,
     Communication,
     CommunicationType,
+    DeliveryStatus,
     DomainEvent,
+    FamilyChanged,
+    MessageTemplate,
 )
+from bookingcore.domain.families import invitation_message_key
 from bookingcore.domain.lifecycle import PRESETS
 from bookingcore.services import QuotationRequest
 from bookingcore.testing import FixedClock, RecordingNotifier, SequentialIds
@@ -45,12 +50,19 @@ from bookingcore_adapters.sql import SqlStore
 CONFIRMATION = CommunicationType.CONFIRMATION
 CANCELLATION = CommunicationType.CANCELLATION
 ASSIGNMENT = CommunicationType.ASSIGNMENT
+FAMILY_INVITATION = CommunicationType.FAMILY_INVITATION
 
 
 class World:
     def __init__(
-        self, store: MemoryStore | SqlStore, *, lifecycle: str = "reservation", **options: Any
+        self,
+        store: MemoryStore | SqlStore,
+        *,
+        lifecycle: str = "reservation",
+        templates: dict[tuple[CommunicationType, Channel], MessageTemplate] | None = None,
+        **options: Any,
     ) -> None:
+        self.store = store
         self.clock = FixedClock()
         self.notifier = RecordingNotifier()
         self.core = BookingCore(
@@ -61,12 +73,13 @@ class World:
                 default_region="IN",
                 lifecycles={**PRESETS, "instant": INSTANT},
                 default_lifecycle=lifecycle,
+                templates=templates or {},
             ),
             notifier=self.notifier,
             **options,
         )
         self.events: list[DomainEvent] = []
-        for kind in (BookingCreated, BookingStatusChanged, BookingUpdated):
+        for kind in (BookingCreated, BookingStatusChanged, BookingUpdated, FamilyChanged):
             self.core.events.subscribe(
                 kind, lambda e, _: self.events.append(e), name=f"test.{kind.name}"
             )
@@ -92,6 +105,12 @@ class World:
 
     def event(self, kind: type[DomainEvent]) -> Any:
         return next(e for e in reversed(self.events) if isinstance(e, kind))
+
+    def delivery(self, event: DomainEvent, handler: str) -> DeliveryStatus:
+        with self.store.unit_of_work() as uow:
+            found = uow.deliveries.get(event.id, handler)
+        assert found is not None
+        return found.status
 
     def redeliver(self, event: DomainEvent, handler: str) -> None:
         """Everything a redelivery can do: the catch-up, an operator's replay, later."""
@@ -144,6 +163,95 @@ class TestConfirmation:
         assert len(world.notifier.sent) == 1
 
 
+class TestMessagesThatCannotBeSent:
+    """A message no retry can send is logged failed, with the reason, and its event is
+    handled: the dispatcher neither retries it nor gives up on it."""
+
+    LONG_SMS = MessageTemplate("confirmation.sms", "Booking $reference. " + "x" * 1600)
+
+    def test_a_confirmation_too_long_for_sms_is_logged_failed_not_retried(
+        self, any_store: MemoryStore | SqlStore
+    ) -> None:
+        world = World(any_store, templates={(CONFIRMATION, Channel.SMS): self.LONG_SMS})
+        booking = world.book()
+        (failed,) = world.logged(booking)
+        assert (failed.type, failed.status.value, failed.retryable) == (
+            CONFIRMATION,
+            "failed",
+            False,
+        )
+        assert failed.failed_reason is not None
+        assert "an SMS carries at most 1600 characters" in failed.failed_reason
+        created = world.event(BookingCreated)
+        assert world.delivery(created, "messages.on_create") is DeliveryStatus.DONE
+        world.redeliver(created, "messages.on_create")
+        assert world.notifier.attempts == 0
+        assert [c.id for c in world.logged(booking)] == [failed.id]
+
+    def test_a_cancellation_to_an_erased_customer_is_logged_failed_and_sent_nowhere(
+        self, world: World
+    ) -> None:
+        booking = world.book()
+        world.core.privacy.erase_customer(world.customer.id, principal=ADMIN)
+        world.core.bookings.cancel(booking.id, principal=ADMIN)
+        cancelled = world.event(BookingStatusChanged)
+        assert world.delivery(cancelled, "messages.on_status") is DeliveryStatus.DONE
+        (failed,) = [c for c in world.logged(booking) if c.type is CANCELLATION]
+        assert (failed.status.value, failed.retryable) == ("failed", False)
+        assert failed.failed_reason is not None
+        assert "erased" in failed.failed_reason
+        world.redeliver(cancelled, "messages.on_status")
+        assert world.notifier.attempts == 1  # the confirmation, before the erasure
+
+    def test_a_family_invitation_too_long_for_sms_is_logged_failed_not_retried(
+        self, any_store: MemoryStore | SqlStore
+    ) -> None:
+        long = MessageTemplate("family_invitation.sms", "$inviter_name: " + "x" * 1600)
+        world = World(any_store, templates={(FAMILY_INVITATION, Channel.SMS): long})
+        invited = world.core.customers.register("+919876500009", principal=ADMIN).customer
+        invitation = world.core.families.invite(
+            world.customer.id, invited.phone.e164, relation="son", principal=ADMIN
+        )
+        invited_event = world.event(FamilyChanged)
+        assert world.delivery(invited_event, "messages.family_invitation") is DeliveryStatus.DONE
+        with world.store.unit_of_work() as uow:
+            failed = uow.communications.get_by_dedupe_key(invitation_message_key(invitation.id))
+        assert failed is not None
+        assert (failed.status.value, failed.retryable) == ("failed", False)
+        assert "an SMS carries at most 1600 characters" in (failed.failed_reason or "")
+        world.redeliver(invited_event, "messages.family_invitation")
+        assert world.notifier.attempts == 0
+
+    def test_a_template_that_needs_a_value_the_message_lacks_is_logged_failed(
+        self, any_store: MemoryStore | SqlStore
+    ) -> None:
+        # a family invitation's text names the inviter: a booking has none to fill in
+        world = World(any_store, automations=Automations(messages={"confirmed": FAMILY_INVITATION}))
+        booking = world.book()
+        (failed,) = world.logged(booking)
+        assert (failed.type, failed.status.value, failed.retryable) == (
+            FAMILY_INVITATION,
+            "failed",
+            False,
+        )
+        assert "$inviter_name" in (failed.failed_reason or "")
+        created = world.event(BookingCreated)
+        assert world.delivery(created, "messages.on_create") is DeliveryStatus.DONE
+        world.redeliver(created, "messages.on_create")
+        assert world.notifier.attempts == 0
+
+    def test_a_notifier_that_is_down_is_still_retried(self, world: World) -> None:
+        world.notifier.fail_next(1, "gateway unavailable", retryable=True)
+        booking = world.book()
+        created = world.event(BookingCreated)
+        assert world.delivery(created, "messages.on_create") is DeliveryStatus.RETRYING
+        world.clock.advance(minutes=5)
+        world.core.events.run_pending()
+        assert world.delivery(created, "messages.on_create") is DeliveryStatus.DONE
+        (sent,) = world.logged(booking)
+        assert sent.status.value == "sent"
+
+
 class TestCancellation:
     def test_a_cancel_sends_exactly_one_cancellation(self, world: World) -> None:
         booking = world.book()
@@ -162,6 +270,46 @@ class TestCancellation:
         assert world.types(booking) == [CONFIRMATION, CANCELLATION]
         (cancellation,) = [c for c in world.logged(booking) if c.type is CANCELLATION]
         assert cancellation.dedupe_key == f"slot_cancelled:{world.slot.id}:{booking.id}"
+
+    def test_a_retry_of_a_called_off_slot_does_not_resend_a_message_that_failed_for_good(
+        self, world: World
+    ) -> None:
+        world.book()
+        other = world.core.customers.register("+919876500003", principal=ADMIN).customer
+        world.core.bookings.book(
+            BookingRequest(
+                world.slot.id,
+                [NewTraveler(TravelerDetails("Ravi"), is_primary=True)],
+                customer_id=other.id,
+                lifecycle="instant",
+            ),
+            principal=ADMIN,
+        )
+        # the first cancellation: the gateway is down; the second: it answered without
+        # an id, so it may have taken the message (final, never sent again)
+        world.notifier.fail_next(1, "gateway unavailable", retryable=True)
+        world.notifier.fail_next(1, "accepted without a message id", retryable=False)
+        world.core.catalog.cancel_slot(world.slot.id, principal=ADMIN, reason="storm")
+        assert world.notifier.attempts == 4
+        world.clock.advance(minutes=5)
+        world.core.events.run_pending()
+        recipients = [m.communication_id for m in world.notifier.sent]
+        assert len(recipients) == len(set(recipients)) == 3  # 2 confirmations, 1 retried
+        assert world.notifier.attempts == 5
+        world.clock.advance(days=1)
+        world.core.events.run_pending()
+        assert world.notifier.attempts == 5
+
+    def test_a_called_off_slot_messages_an_erased_customer_nowhere(self, world: World) -> None:
+        booking = world.book()
+        world.core.privacy.erase_customer(world.customer.id, principal=ADMIN)
+        world.core.catalog.cancel_slot(world.slot.id, principal=ADMIN, reason="storm")
+        (failed,) = [c for c in world.logged(booking) if c.type is CANCELLATION]
+        assert (failed.status.value, failed.retryable) == ("failed", False)
+        assert "erased" in (failed.failed_reason or "")
+        world.clock.advance(days=1)
+        world.core.events.run_pending()
+        assert world.notifier.attempts == 1  # the confirmation, before the erasure
 
 
 class TestTurnedOff:

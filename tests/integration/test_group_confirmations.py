@@ -28,7 +28,7 @@ from bookingcore import (
     TravelerDetails,
     ValidationError,
 )
-from bookingcore.domain import Communication, CommunicationType
+from bookingcore.domain import Channel, Communication, CommunicationType, MessageTemplate
 from bookingcore.domain.lifecycle import PRESETS
 from bookingcore.services import CommunicationService
 from bookingcore.testing import FixedClock, RecordingNotifier, SequentialIds
@@ -58,7 +58,13 @@ HELD = Lifecycle(
 class Party:
     """A core with automatic messages on, a slot, an organiser and a group of two."""
 
-    def __init__(self, store: MemoryStore | SqlStore, **options: Any) -> None:
+    def __init__(
+        self,
+        store: MemoryStore | SqlStore,
+        *,
+        templates: dict[tuple[CommunicationType, Channel], MessageTemplate] | None = None,
+        **options: Any,
+    ) -> None:
         self.clock = FixedClock()
         self.notifier = RecordingNotifier()
         self.core = BookingCore(
@@ -66,7 +72,9 @@ class Party:
             clock=self.clock,
             ids=SequentialIds(),
             settings=Settings(
-                default_region="IN", lifecycles={**PRESETS, "held": HELD, "instant": INSTANT}
+                default_region="IN",
+                lifecycles={**PRESETS, "held": HELD, "instant": INSTANT},
+                templates=templates or {},
             ),
             notifier=self.notifier,
             **options,
@@ -113,6 +121,25 @@ class Party:
 @pytest.fixture
 def party(any_store: MemoryStore | SqlStore) -> Party:
     return Party(any_store)
+
+
+def test_a_confirmation_that_cannot_be_made_is_logged_failed_and_the_others_go_out(
+    any_store: MemoryStore | SqlStore,
+) -> None:
+    long = MessageTemplate("confirmation.sms", "$reference " + "x" * 1600)
+    party = Party(any_store, templates={(CONFIRMATION, Channel.SMS): long})
+    first, second = party.book(0), party.book(1)
+    listed = party.core.groups.send_confirmations(party.group.id, principal=ADMIN)
+    assert [m.type for m in listed] == [SUMMARY, CONFIRMATION, CONFIRMATION]
+    assert party.summaries() == 1
+    for booking in (first, second):
+        (failed,) = party.confirmations(booking)
+        assert (failed.status.value, failed.retryable) == ("failed", False)
+        assert "an SMS carries at most 1600 characters" in (failed.failed_reason or "")
+        assert party.texts(booking) == 0
+    party.confirm(first)  # its automatic confirmation is the one logged failed
+    assert party.texts(first) == 0
+    assert len(party.confirmations(first)) == 1
 
 
 def test_bookings_confirmed_before_the_group_get_no_second_confirmation(party: Party) -> None:

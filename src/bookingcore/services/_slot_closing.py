@@ -25,11 +25,13 @@ from bookingcore.domain.communications import (
     TEMPLATE_FIELDS,
     Channel,
     Communication,
+    CommunicationStatus,
     CommunicationType,
     message_time,
 )
 from bookingcore.domain.customers import Customer
 from bookingcore.domain.events import SlotCancelled, SlotRescheduled
+from bookingcore.domain.policy import Principal
 from bookingcore.domain.slots import Slot
 from bookingcore.domain.values import Actor, BookingId, CommunicationId, CustomerId, WaitlistEntryId
 from bookingcore.domain.waitlist import WaitlistEntry
@@ -151,7 +153,8 @@ def log_slot_message(
     The ``kind`` template of the customer's channel (email when they have an
     address, else SMS), filled from the slot as it is now, with ``reason``
     added. None when no template covers the channel, or a message with ``key``
-    was logged already.
+    was logged already. One to an erased customer is logged with no recipient:
+    its sender logs it failed, the erasure as the reason.
     """
     if uow.communications.get_by_dedupe_key(key) is not None:
         return None
@@ -165,21 +168,34 @@ def log_slot_message(
     subject_text, body = template.render(
         _values(ctx, uow, slot, customer, booking=booking, entry=entry)
     )
+    if customer.is_erased:
+        # No address left (their phone is a placeholder): logged, and failed for good
+        # by the sender (CommunicationService.deliver_logged) with this reason.
+        recipient = ""
+        unsendable: str | None = (
+            "channel: the customer's personal data was erased: there is no address to send to"
+        )
+    else:
+        recipient = (
+            customer.email.value
+            if channel is Channel.EMAIL and customer.email
+            else customer.phone.e164
+        )
+        unsendable = None
     communication = Communication(
         id=CommunicationId(ctx.ids.new_id()),
         customer_id=customer.id,
         booking_id=None if booking is None else booking.id,
         type=kind,
         channel=channel,
-        recipient=customer.email.value
-        if channel is Channel.EMAIL and customer.email
-        else customer.phone.e164,
+        recipient=recipient,
         subject=subject_text,
         content=f"{body}\n{reason}" if channel is Channel.EMAIL else f"{body} {reason}",
         template_used=template.name,
         created_at=now,
         created_by=sender,
         dedupe_key=key,
+        failed_reason=unsendable,
     )
     uow.communications.add(communication)
     return communication
@@ -248,15 +264,24 @@ def deliver_slot_messages(
     Every message is tried; when one fails in a way that may work later the handler
     fails after the others and the dispatcher tries again later, and a message sent
     once is never sent again (a retry or a redelivered event finds it sent). One
-    that cannot work later (``DeliveryError.retryable`` False) stays logged failed.
+    that cannot work later (``DeliveryError.retryable`` False) stays logged failed:
+    the retry of the others leaves it alone (a gateway that answered without an id
+    may have taken it).
 
     .. versionadded:: 0.4
+    .. versionchanged:: 0.4
+       a retry no longer sends again a message whose failure was final.
     """
 
+    reader = Principal.system(name)
+
     def send(event: SlotCancelled | SlotRescheduled, context: HandlerContext) -> None:
-        del context
+        del context  # nothing is read through it: its commit would write a stale copy back
         failed: DeliveryError | None = None
         for communication_id in event.communication_ids:
+            stored = communications.get(communication_id, principal=reader)
+            if stored.status is CommunicationStatus.FAILED and stored.retryable is False:
+                continue  # failed for good: sending it again could only repeat it
             try:
                 communications.deliver_logged(communication_id)
             except DeliveryError as exc:

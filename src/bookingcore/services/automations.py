@@ -22,7 +22,12 @@ statuses trigger which (status names match case-insensitively, so the
 appointment lifecycle's ``COMPLETED`` counts too). Messages are sent once per
 event: the event id is in the send's idempotency key, a send that failed in a
 way that may work later makes the dispatcher retry (one that cannot stays logged
-failed), and a redelivered event sends nothing more. A confirmation is
+failed), and a redelivered event sends nothing more. A message that cannot be made
+at all (an SMS text over 1,600 characters, a template that needs a value the
+message lacks, a customer without an address on the channel: an erased one) is
+logged failed with the reason (``log_unsendable``, see
+:meth:`~bookingcore.services.CommunicationService.send`), not retried, and the
+event is handled. A confirmation is
 sent once per time the booking is confirmed, whoever sends it: its key is the
 booking's and the confirmation's number
 (:func:`~bookingcore.services.communications.confirmation_key`), shared with
@@ -357,6 +362,7 @@ class MessageHandler:
                 self.kind,
                 principal=_SYSTEM,
                 idempotency_key=f"event:{event.id}:{self.kind.value}",
+                log_unsendable=True,
             )
 
 
@@ -416,7 +422,9 @@ class BookingMessageHandler:
             MessageHandler(self._communications, kind)(event, context)
         else:
             with _unless_final():
-                self._communications.send_confirmation(event.booking_id, number, principal=_SYSTEM)
+                self._communications.send_confirmation(
+                    event.booking_id, number, principal=_SYSTEM, log_unsendable=True
+                )
 
     def confirmation_number(
         self, event: BookingStatusChanged | BookingCreated, uow: UnitOfWork
@@ -479,13 +487,14 @@ class PushMessageHandler:
                 principal=_SYSTEM,
                 channel=Channel.PUSH,
                 idempotency_key=f"event:{event.id}:{kind.value}:push",
+                log_unsendable=True,
             )
         except DeliveryError as exc:
             if exc.retryable:
                 raise
         except ValidationError as exc:
             if not any(e.code == "no_address" for e in exc.errors):
-                raise  # a misconfiguration (no push template): let it show
+                raise  # pragma: no cover - log_unsendable logs every other refusal
 
 
 class AssigneeNoticeHandler:
@@ -532,6 +541,7 @@ class AssigneeNoticeHandler:
                 self.kind,
                 principal=_SYSTEM,
                 idempotency_key=f"event:{event.id}:{self.kind.value}",
+                log_unsendable=True,
             )
 
 
@@ -541,9 +551,10 @@ class FamilyInvitationHandler:
     :meth:`~bookingcore.services.CommunicationService.send_family_invitation`.
 
     Once per invitation: the message's dedupe key is the invitation's, so a
-    redelivered event sends nothing more; a refused send makes the dispatcher
-    retry (the same logged message), and nothing is sent once the invitation no
-    longer waits for an answer.
+    redelivered event sends nothing more; a refused send that may work later makes
+    the dispatcher retry (the same logged message), one that cannot (or a message
+    that cannot be made: a text too long for SMS) stays logged failed, and nothing
+    is sent once the invitation no longer waits for an answer.
 
     .. versionadded:: 0.4
     """
@@ -566,7 +577,10 @@ class FamilyInvitationHandler:
             return
         with _unless_final():
             self._communications.send_family_invitation(
-                FamilyInvitationId(event.invitation_id), principal=_SYSTEM, channel=self.channel
+                FamilyInvitationId(event.invitation_id),
+                principal=_SYSTEM,
+                channel=self.channel,
+                log_unsendable=True,
             )
 
 

@@ -73,6 +73,7 @@ from bookingcore.domain.communications import (
     Communication,
     CommunicationStatus,
     CommunicationType,
+    MessageTemplate,
     check_message_length,
     message_time,
 )
@@ -179,6 +180,7 @@ class CommunicationService:
         principal: Principal,
         channel: Channel | str | None = None,
         idempotency_key: str | None = None,
+        log_unsendable: bool = False,
     ) -> Communication:
         """Send the ``kind`` message about a booking to its customer and log it.
 
@@ -190,6 +192,14 @@ class CommunicationService:
         (another principal's identical key is a fresh request); the message's
         ``dedupe_key`` shows it scoped as ``"<kind>:<principal id>:<key>"``.
 
+        With ``log_unsendable`` (what the automatic messages ask), a message that
+        cannot be made for this customer (no address on the channel: an erased
+        customer has none; no template for it; a text too long for it) is not
+        refused: it is logged failed with the reason, never handed to the
+        notifier, and ``DeliveryError`` (``retryable`` False) is raised, as for a
+        refusal that cannot work later. A push message to a customer without an
+        active device is refused even so (nothing logged).
+
         Raises:
             NotFoundError: no such booking visible to ``principal``.
             PermissionDeniedError: ``principal`` may not message this customer.
@@ -197,6 +207,8 @@ class CommunicationService:
                 malformed ``idempotency_key`` (over 255 characters, control characters).
             IdempotencyConflictError: the key was used for a different message.
             DeliveryError: the notifier refused; the message is logged as failed.
+
+        .. versionchanged:: 0.4 ``log_unsendable``.
         """
         return self._send(
             booking_id,
@@ -204,6 +216,7 @@ class CommunicationService:
             principal=principal,
             channel=channel,
             dedupe_key=principal_key(principal, idempotency_key),
+            log_unsendable=log_unsendable,
         )
 
     def _send(
@@ -218,6 +231,7 @@ class CommunicationService:
         retry: _Retry | None = None,
         recipient: str | None = None,
         recipient_id: StaffId | None = None,
+        log_unsendable: bool = False,
     ) -> Communication:
         """:meth:`send` with the stored key: scoped, or one the library writes for
         itself (``own_key``: no caller's key can be it, so other calls' keys are not read).
@@ -280,6 +294,7 @@ class CommunicationService:
                         principal=principal,
                         dedupe_key=idempotency_key,
                         recipient=recipient,
+                        log_unsendable=log_unsendable,
                     )
             else:
                 communication = self._compose(
@@ -290,6 +305,7 @@ class CommunicationService:
                     principal=principal,
                     dedupe_key=None,
                     recipient=recipient,
+                    log_unsendable=log_unsendable,
                 )
             communication.request_fingerprint = digest
             tx.commit()
@@ -465,6 +481,7 @@ class CommunicationService:
         *,
         principal: Principal,
         channel: Channel | str | None = None,
+        log_unsendable: bool = False,
     ) -> Communication | None:
         """Tell the invited customer about a family invitation, once per invitation
         (the ``family_invitation`` automation sends it when the invitation is made).
@@ -480,11 +497,13 @@ class CommunicationService:
         again (the same record). Nothing is sent (``None``, or the failed message
         as it is) once the invitation no longer waits for an answer: answered,
         withdrawn, expired, or gone with its family or an erasure.
+        ``log_unsendable`` is :meth:`send`'s.
 
         Raises:
             PermissionDeniedError: only staff who change everything and the system
                 send it.
-            ValidationError: an unknown channel, no template or no address for it.
+            ValidationError: an unknown channel, no template or no address for it,
+                or a text too long for it.
             DeliveryError: the notifier refused; the message is logged as failed.
 
         .. versionadded:: 0.4
@@ -521,30 +540,32 @@ class CommunicationService:
                     else:
                         inviter = uow.customers.get(invitation.invited_by)
                         chosen = wanted or Channel.SMS
-                        template = self._ctx.settings.template(
-                            CommunicationType.FAMILY_INVITATION, chosen
-                        )
-                        subject, body = template.render(
+                        draft = self._draft(
+                            uow,
+                            invitee,
+                            CommunicationType.FAMILY_INVITATION,
+                            chosen,
                             {
                                 "inviter_name": (inviter.name if inviter else None) or "A customer",
                                 "relation": invitation.relation,
                                 "business": self._ctx.settings.business_name,
-                            }
+                            },
+                            log_unsendable=log_unsendable,
                         )
-                        check_message_length(chosen, body)
                         communication = Communication(
                             id=CommunicationId(self._ctx.ids.new_id()),
                             customer_id=invitee.id,
                             type=CommunicationType.FAMILY_INVITATION,
                             channel=chosen,
-                            recipient=_address(uow, invitee, chosen),
-                            subject=subject,
-                            content=body,
-                            template_used=template.name,
+                            recipient=draft.recipient,
+                            subject=draft.subject,
+                            content=draft.body,
+                            template_used=draft.template,
                             created_at=self._ctx.now(),
                             created_by=principal.actor,
                             dedupe_key=key,
                             sending_since=self._ctx.now(),
+                            failed_reason=draft.unsendable,
                         )
                         uow.communications.add(communication)
                     tx.commit()
@@ -1027,6 +1048,7 @@ class CommunicationService:
         *,
         principal: Principal,
         idempotency_key: str,
+        log_unsendable: bool = False,
     ) -> Communication | None:
         """Email a staff member (an advisor) the ``kind`` message about a booking, and
         log it as every message is.
@@ -1041,7 +1063,8 @@ class CommunicationService:
         :meth:`send`: a repeat returns the logged notice without sending it again,
         unless it failed, when it is sent again (the same record, the same
         ``communication_id``). Returns the logged notice, or ``None`` (nothing sent,
-        nothing logged) when the staff member is inactive.
+        nothing logged) when the staff member is inactive. ``log_unsendable`` is
+        :meth:`send`'s.
 
         Raises:
             NotFoundError: no such booking, or no such staff member.
@@ -1075,6 +1098,7 @@ class CommunicationService:
             dedupe_key=key,
             recipient=member.email.value,
             recipient_id=member.id,
+            log_unsendable=log_unsendable,
         )
 
     # ------------------------------------------------------------------ internals
@@ -1139,6 +1163,7 @@ class CommunicationService:
         principal: Principal,
         channel: Channel | None = None,
         recipient: str | None = None,
+        log_unsendable: bool = False,
     ) -> tuple[Communication, bool]:
         """Log (pending) ``booking``'s ``number``-th confirmation in the caller's unit
         of work, unless it is logged already.
@@ -1158,7 +1183,9 @@ class CommunicationService:
         finds the message).
 
         ``channel`` and ``recipient`` are :meth:`log_for_booking`'s, for a
-        message logged now.
+        message logged now. With ``log_unsendable``, a confirmation that cannot be
+        made (see :meth:`send`) is logged all the same, with the reason, and
+        :meth:`deliver_logged` then logs it failed without handing it over.
 
         Raises:
             ValidationError: on ``number`` below 1; no template for the channel,
@@ -1184,18 +1211,24 @@ class CommunicationService:
             principal=principal,
             dedupe_key=key,
             recipient=recipient,
+            log_unsendable=log_unsendable,
         )
         return communication, True
 
     def send_confirmation(
-        self, booking_id: BookingId, number: int, *, principal: Principal
+        self,
+        booking_id: BookingId,
+        number: int,
+        *,
+        principal: Principal,
+        log_unsendable: bool = False,
     ) -> Communication:
         """Send ``booking_id``'s ``number``-th confirmation to its customer, once,
         whoever else sends it (see :meth:`log_confirmation`).
 
         Returns the message: sent now, or as it is when it was logged already
         (pending or sent by whoever logged it). A message that failed is sent
-        again.
+        again. ``log_unsendable`` is :meth:`send`'s.
 
         Raises:
             NotFoundError: no such booking visible to ``principal``.
@@ -1211,7 +1244,7 @@ class CommunicationService:
                 with self._ctx.transaction() as tx:
                     booking = self._booking_to_message(tx.uow, booking_id, principal)
                     communication, send = self.log_confirmation(
-                        tx, booking, number, principal=principal
+                        tx, booking, number, principal=principal, log_unsendable=log_unsendable
                     )
                     tx.commit()
                 break
@@ -1233,33 +1266,78 @@ class CommunicationService:
         dedupe_key: str | None,
         recipient: str | None = None,
         values: Mapping[str, str] | None = None,
+        log_unsendable: bool = False,
     ) -> Communication:
         uow = tx.uow
         customer = uow.customers.get(booking.customer_id)
         if customer is None:  # pragma: no cover - bookings always have a customer
             raise NotFoundError("customer", booking.customer_id)
         chosen = channel or (Channel.EMAIL if customer.email else Channel.SMS)
-        recipient = recipient or _address(uow, customer, chosen)
-        template = self._ctx.settings.template(kind, chosen)
-        subject, body = template.render({**self._values(uow, booking, customer), **(values or {})})
-        check_message_length(chosen, body)
+        draft = self._draft(
+            uow,
+            customer,
+            kind,
+            chosen,
+            {**self._values(uow, booking, customer), **(values or {})},
+            recipient=recipient,
+            log_unsendable=log_unsendable,
+        )
         communication = Communication(
             id=CommunicationId(self._ctx.ids.new_id()),
             customer_id=customer.id,
             booking_id=booking.id,
             type=kind,
             channel=chosen,
-            recipient=recipient,
-            subject=subject,
-            content=body,
-            template_used=template.name,
+            recipient=draft.recipient,
+            subject=draft.subject,
+            content=draft.body,
+            template_used=draft.template,
             created_at=self._ctx.now(),
             created_by=principal.actor,
             dedupe_key=dedupe_key,
             sending_since=self._ctx.now(),
+            failed_reason=draft.unsendable,
         )
         uow.communications.add(communication)
         return communication
+
+    def _draft(
+        self,
+        uow: UnitOfWork,
+        customer: Customer,
+        kind: CommunicationType,
+        channel: Channel,
+        values: Mapping[str, str],
+        *,
+        recipient: str | None = None,
+        log_unsendable: bool,
+    ) -> _Draft:
+        """The ``kind`` message to ``customer`` over ``channel``: its address
+        (``recipient`` when given), template and text.
+
+        A message that cannot be made (no address on the channel, no template, a
+        text the channel cannot carry) raises ``ValidationError``; with
+        ``log_unsendable`` it is a draft that says why (:attr:`_Draft.unsendable`)
+        with what could be made, which :meth:`_deliver` logs failed without
+        handing it over. A push message to a customer without an active device
+        raises even so: nothing is logged for it."""
+        address = recipient or ""
+        template_name: str | None = None
+        subject: str | None = None
+        body = ""
+        try:
+            address = recipient or _address(uow, customer, channel)
+            template = self._ctx.settings.template(kind, channel)
+            template_name = template.name
+            subject, body = _render(template, values)
+            check_message_length(channel, body)
+        except ValidationError as exc:
+            no_device = channel is Channel.PUSH and any(e.code == "no_address" for e in exc.errors)
+            if not log_unsendable or no_device:
+                raise
+            why = "; ".join(f"{e.field}: {e.message}" for e in exc.errors)
+            return _Draft(address, subject, body, template_name, why)
+        return _Draft(address, subject, body, template_name)
 
     def _values(self, uow: UnitOfWork, booking: Booking, customer: Customer) -> dict[str, str]:
         location = uow.locations.get(booking.location_id)
@@ -1340,6 +1418,11 @@ class CommunicationService:
             # Logged by a use case that composes its own text (or before 0.4): the channel
             # would refuse it (Twilio's 21617), so it is not handed over, nor tried again.
             failure = too_long
+        elif not message.recipient or not message.body:
+            # Logged unsendable (an automatic message: no address, no template): the
+            # reason it was logged with is its failure, final.
+            reason = communication.failed_reason or "nothing to send: no recipient or no text"
+            failure = DeliveryError(reason, channel=message.channel.value, retryable=False)
         elif self._notifier is None:
             failure = DeliveryError("no notifier configured", channel=message.channel.value)
         elif message.channel is Channel.PUSH:
@@ -1477,6 +1560,29 @@ def _check_message_text(subject: str, body: str) -> None:
         raise ValidationError.single("subject", msg, "control_character")
 
 
+@attrs.frozen
+class _Draft:
+    """A message made from its template (:meth:`CommunicationService._draft`):
+    ``unsendable`` says why it cannot be sent (None when it can), the rest is what
+    could be made (an empty ``recipient`` or ``body`` when that could not)."""
+
+    recipient: str
+    subject: str | None
+    body: str
+    template: str | None
+    unsendable: str | None = None
+
+
+def _render(template: MessageTemplate, values: Mapping[str, str]) -> tuple[str | None, str]:
+    """``template`` filled with ``values``; a placeholder ``values`` lacks is a
+    ``ValidationError`` on ``template`` (``missing_value``), not a ``KeyError``."""
+    try:
+        return template.render(values)
+    except KeyError as exc:
+        msg = f"template {template.name!r} uses ${exc.args[0]}, which this message does not fill"
+        raise ValidationError.single("template", msg, "missing_value") from None
+
+
 def _too_long(message: OutgoingMessage) -> DeliveryError | None:
     """The failure of a message whose body its channel cannot carry (an SMS over
     :data:`~bookingcore.domain.communications.SMS_MAX_LENGTH`), not retryable; None
@@ -1497,6 +1603,9 @@ def _address(uow: UnitOfWork, customer: Customer, channel: Channel) -> str:
             msg = "the customer has no device registered for push notifications"
             raise ValidationError.single("channel", msg, "no_address")
         return f"{PUSH_RECIPIENT_PREFIX}{customer.id}"
+    if customer.is_erased:
+        msg = "the customer's personal data was erased: there is no address to send to"
+        raise ValidationError.single("channel", msg, "no_address")
     if channel is Channel.EMAIL:
         if customer.email is None:
             msg = "the customer has no email address; send by SMS or complete their profile"

@@ -493,7 +493,9 @@ class GroupService:
           again and finds it.
 
         Every message is logged before it is sent; one that fails is logged as
-        failed and the others still go out. Returns the organiser's summary and
+        failed and the others still go out, as does one that cannot be made (a
+        confirmation too long for SMS, a participant with no address: logged
+        failed with the reason, ``retryable`` False). Returns the organiser's summary and
         each booking's confirmation: the one this call sent, or the one logged
         before, as it is now. An audit entry on the group (``updated``,
         ``confirmations``: the ids of the messages) records the sending.
@@ -513,6 +515,9 @@ class GroupService:
 
         .. versionchanged:: 0.4
            ``idempotency_key``; the audit entry.
+        .. versionchanged:: 0.4
+           A confirmation that cannot be made is logged failed; before, it made
+           the whole call a ``ValidationError``, nothing sent.
         .. versionchanged:: 0.4
            A participant whose booking's confirmation was logged (by its
            automatic message, or an earlier call) is not sent another; the
@@ -593,6 +598,9 @@ class GroupService:
                     principal=principal,
                     channel=Channel.SMS if phone is not None else None,
                     recipient=phone.e164 if phone is not None else None,
+                    # One that cannot be made (too long for SMS) is logged failed,
+                    # with the reason: the others still go out.
+                    log_unsendable=True,
                 )
                 logged.append(message.id)
                 if send:
