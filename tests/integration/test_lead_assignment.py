@@ -123,3 +123,24 @@ def test_round_robin_lead_assignments_at_once_take_turns(pg_store: SqlStore, how
     assert not [a for a in answers if isinstance(a, Exception)], answers
     picked = [a.assignee_id for a in answers]
     assert sorted(picked.count(x) for x in set(picked)) == [2, 2, 2]
+
+
+def test_a_lead_with_a_new_phone_finds_its_customer_by_email(
+    any_store: MemoryStore | SqlStore,
+) -> None:
+    """Phone, then email, as ``customers.identify`` finds them: an unknown phone with a
+    known email is that customer's lead, not a second customer's."""
+    core = _core(any_store)
+    first = core.leads.capture(
+        LeadRequest(source="phone", phone="+919876543210", email="ann@example.com"),
+        principal=ADMIN,
+    )
+    again = core.leads.capture(
+        LeadRequest(source="web_form", phone="+919876543299", email="ANN@example.com"),
+        principal=ADMIN,
+    )
+    assert again.customer_id == first.customer_id
+    identified = core.customers.identify(
+        principal=ADMIN, phone="+919876543299", email="ann@example.com"
+    )
+    assert identified.customer.id == again.customer_id

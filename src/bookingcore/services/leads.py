@@ -62,9 +62,11 @@ _SET_BY_QUOTATIONS = frozenset({LeadStatus.QUOTED, LeadStatus.WON})
 class LeadRequest:
     """An enquiry as it arrives: who asks (phone and/or email), from where, for what.
 
-    The customer is found by phone, else by email; a new one needs a phone
-    (customers are phone-first). A customer principal captures leads for
-    themselves and needs neither.
+    The customer is found by phone, else by email (an unknown phone with a known
+    email is that customer's, as
+    :meth:`~bookingcore.services.CustomerService.identify` finds them); a new one
+    needs a phone (customers are phone-first). A customer principal captures
+    leads for themselves and needs neither.
 
     .. versionadded:: 0.3
     """
@@ -243,6 +245,11 @@ class LeadService:
             msg = f"no customer has the email {email.value}; give their phone to add them"
             raise ValidationError.single("phone", msg, "required")
         assert phone is not None
+        if email is not None and tx.uow.customers.get_by_phone(phone) is None:
+            # Phone, then email, as CustomerService.identify finds a customer.
+            found = tx.uow.customers.find_by_emails([email]).get(email)
+            if found is not None and policy.can_view_customer(principal, found):
+                return found.id
         source = BookingSource.PARTNER if principal.kind is PrincipalKind.PARTNER else None
         match = self._customers.find_or_create(
             tx, phone, principal=principal, name=name, email=email, source=source
