@@ -89,7 +89,9 @@ class LeadIn(StrictIn):
     notes: str | None = Field(default=None, max_length=2000)
     follow_up_on: date | None = None
     assign: str | None = Field(
-        default=None, max_length=64, description="A staff id, round_robin or least_loaded"
+        default=None,
+        max_length=64,
+        description="An active advisor's staff id, round_robin or least_loaded",
     )
 
     def to_request(self) -> LeadRequest:
@@ -116,8 +118,8 @@ class LeadMoveIn(StrictIn):
 
 
 class LeadAssignIn(StrictIn):
-    """Who works the lead: a staff id, ``round_robin`` or ``least_loaded``; ``null`` or
-    ``manual`` takes it from whoever had it."""
+    """Who works the lead: an active advisor's staff id, ``round_robin`` or
+    ``least_loaded``; ``null`` or ``manual`` takes it from whoever had it."""
 
     assign: str | None = Field(max_length=64, examples=["round_robin", "least_loaded"])
 

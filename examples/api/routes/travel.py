@@ -225,7 +225,7 @@ def assign_lead(
     staff: StaffPrincipal,
     idempotency_key: IdempotencyKey = None,
 ) -> LeadOut:
-    """Give the lead to a member of staff, or to whom ``round_robin`` or ``least_loaded``
+    """Give the lead to an active advisor, or to whom ``round_robin`` or ``least_loaded``
     picks among the active advisors (``null``: take it from whoever had it).
 
     With an ``Idempotency-Key`` a retry answers the lead as it is now and picks nobody again.

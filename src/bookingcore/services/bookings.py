@@ -59,7 +59,7 @@ from bookingcore.domain.idempotency import caller_key
 from bookingcore.domain.items import BookingItem, BookingItemKind, check_new_item, round_rate
 from bookingcore.domain.lifecycle import Lifecycle, LifecycleEvent
 from bookingcore.domain.partners import Partner
-from bookingcore.domain.policy import Permission, Principal, PrincipalKind, StaffRole
+from bookingcore.domain.policy import Permission, Principal, PrincipalKind
 from bookingcore.domain.queries import BookingFilter, Page, PageRequest, every_item
 from bookingcore.domain.slots import Slot
 from bookingcore.domain.sources import BookingSource
@@ -114,7 +114,12 @@ from bookingcore.services._seat_offers import end_entry_for_booking, offer_free_
 from bookingcore.services._settlement import closed_to_payment
 from bookingcore.services._suppliers import advance_if_suppliers_confirmed, check_items_allow
 from bookingcore.services.customers import CustomerService, loyalty_discount_in
-from bookingcore.services.reports import advisor_loads, round_robin_turn
+from bookingcore.services.reports import (
+    advisor_loads,
+    check_advisor,
+    locked_advisors,
+    round_robin_turn,
+)
 from bookingcore.services.vouchers import redeem_voucher, use_voucher
 
 __all__ = [
@@ -2606,15 +2611,8 @@ class BookingService:
                 msg = "name the advisor (advisor_id) for a manual assignment"
                 raise ValidationError.single("advisor_id", msg, "required")
             else:
-                # The active advisors, locked in one order (by id): picks at the same
-                # time wait for each other, so each counts the assignments made before
-                # it and no two take the same turn.
-                listed = uow.staff.list(role=StaffRole.ADVISOR.value, only_active=True)
-                staff = [
-                    member
-                    for listed_member in sorted(listed, key=lambda m: m.id)
-                    if (member := uow.staff.get_for_update(listed_member.id)) is not None
-                ]
+                # Locked in id order: picks at the same time take turns.
+                staff = locked_advisors(uow)
                 loads = advisor_loads(uow, self._ctx.settings.lifecycles.values())
                 if booking.assignee_id in loads:
                     loads[booking.assignee_id] -= 1
@@ -2946,15 +2944,7 @@ class BookingService:
         """
         if staff_id == booking.assignee_id:
             return
-        member = uow.staff.get_for_update(staff_id)
-        if member is None or member.role != StaffRole.ADVISOR or not member.is_active:
-            if member is None:
-                msg = "is not a member of staff"
-            elif member.role != StaffRole.ADVISOR:
-                msg = f"is {member.role} staff, not an advisor"
-            else:
-                msg = "is an inactive advisor"
-            raise ValidationError.single(field, msg, "unknown_advisor")
+        check_advisor(uow, staff_id, field)
 
     @staticmethod
     def _load_visible(

@@ -23,7 +23,7 @@ from bookingcore.domain.assignment import Advisor, AssignmentStrategy, least_loa
 from bookingcore.domain.audit import AuditAction, audit_value
 from bookingcore.domain.idempotency import caller_key
 from bookingcore.domain.leads import Lead, LeadFilter, LeadSource, LeadStatus, lead_date
-from bookingcore.domain.policy import Permission, Principal, PrincipalKind, StaffRole
+from bookingcore.domain.policy import Permission, Principal, PrincipalKind
 from bookingcore.domain.queries import Page, PageRequest
 from bookingcore.domain.sources import BookingSource
 from bookingcore.domain.values import (
@@ -50,6 +50,7 @@ from bookingcore.services._context import (
     principal_key,
 )
 from bookingcore.services.customers import CustomerService
+from bookingcore.services.reports import check_advisor, locked_advisors
 
 __all__ = ["LeadRequest", "LeadService"]
 
@@ -61,9 +62,11 @@ _SET_BY_QUOTATIONS = frozenset({LeadStatus.QUOTED, LeadStatus.WON})
 class LeadRequest:
     """An enquiry as it arrives: who asks (phone and/or email), from where, for what.
 
-    The customer is found by phone, else by email; a new one needs a phone
-    (customers are phone-first). A customer principal captures leads for
-    themselves and needs neither.
+    The customer is found by phone, else by email (an unknown phone with a known
+    email is that customer's, as
+    :meth:`~bookingcore.services.CustomerService.identify` finds them); a new one
+    needs a phone (customers are phone-first). A customer principal captures
+    leads for themselves and needs neither.
 
     .. versionadded:: 0.3
     """
@@ -106,9 +109,10 @@ class LeadService:
         form's host), a partner (the lead is then theirs, source ``partner``)
         and a customer for themselves. ``assign`` names a member of staff, or a
         strategy (``round_robin``, ``least_loaded``) that picks among the
-        active advisors; ``None`` or ``manual`` leaves it unassigned. Only staff
-        who change everything and the system name a member of staff; a partner
-        or customer may ask for a strategy.
+        active advisors; ``None`` or ``manual`` leaves it unassigned. Leads go to
+        advisors, as bookings do: a named member of staff must be an active
+        advisor. Only staff who change everything and the system name one; a
+        partner or customer may ask for a strategy.
 
         With an ``idempotency_key`` (scoped to ``principal``) a retry of the
         same request (the same ``request`` and ``assign``, by the same
@@ -120,11 +124,16 @@ class LeadService:
             ValidationError: naming each bad field: no phone or email (or an
                 unknown email and no phone; an email of a customer ``principal``
                 may not see counts as unknown), a bad phone or email, dates in the
-                wrong order, an unknown source, an unknown strategy or staff
-                member; a malformed ``idempotency_key``.
+                wrong order, an unknown source, an unknown strategy; on
+                ``assignee_id`` (code ``unknown_advisor``) for a member of staff
+                who is not an active advisor; on ``advisors`` when a strategy
+                finds no active advisor; a malformed ``idempotency_key``.
             IdempotencyConflictError: the key was used for a different request.
 
         .. versionchanged:: 0.3 ``idempotency_key``.
+        .. versionchanged:: 0.4
+           A named member of staff must be an active advisor (code
+           ``unknown_advisor``; any active member of staff was taken).
         """
         allowed = principal.kind in (
             PrincipalKind.SYSTEM,
@@ -238,6 +247,11 @@ class LeadService:
             msg = f"no customer has the email {email.value}; give their phone to add them"
             raise ValidationError.single("phone", msg, "required")
         assert phone is not None
+        if email is not None and tx.uow.customers.get_by_phone(phone) is None:
+            # Phone, then email, as CustomerService.identify finds a customer.
+            found = tx.uow.customers.find_by_emails([email]).get(email)
+            if found is not None and policy.can_view_customer(principal, found):
+                return found.id
         source = BookingSource.PARTNER if principal.kind is PrincipalKind.PARTNER else None
         match = self._customers.find_or_create(
             tx, phone, principal=principal, name=name, email=email, source=source
@@ -323,11 +337,15 @@ class LeadService:
         principal: Principal,
         idempotency_key: str | None = None,
     ) -> Lead:
-        """Give the lead to a member of staff, or to whom a strategy picks.
+        """Give the lead to an active advisor, or to whom a strategy picks.
 
-        ``to`` is a staff id, ``round_robin`` (active advisors take turns) or
-        ``least_loaded`` (the active advisor with the fewest open leads);
-        ``None`` or ``manual`` takes the lead from whoever had it. A retry with
+        ``to`` is an advisor's staff id, ``round_robin`` (active advisors take
+        turns) or ``least_loaded`` (the active advisor with the fewest open leads);
+        ``None`` or ``manual`` takes the lead from whoever had it. A strategy
+        locks the active advisors (in id order) before it counts, so picks at the
+        same time never take the same turn; re-assigning a lead by a strategy
+        takes the turn it took before, and does not count the lead against its
+        advisor. Naming the lead's own advisor again keeps the lead. A retry with
         the same ``idempotency_key`` and the same request (the lead and ``to``:
         what was asked, not whom it picked) returns the lead as it is now and
         picks nobody again.
@@ -335,8 +353,9 @@ class LeadService:
         Raises:
             NotFoundError: no such lead visible to ``principal``.
             PermissionDeniedError: ``principal`` does not change everything.
-            ValidationError: on ``assignee_id`` for an unknown or inactive member of
-                staff; on ``strategy`` for ``dealer_based`` (leads have no location)
+            ValidationError: on ``assignee_id`` (code ``unknown_advisor``) for a
+                member of staff who is not an active advisor (unknown, inactive or
+                of another role); on ``strategy`` for ``dealer_based`` (leads have no location)
                 or an unknown strategy; on ``advisors`` when no advisor is active; a
                 malformed ``idempotency_key``.
             IdempotencyConflictError: ``idempotency_key`` was used for another
@@ -344,6 +363,9 @@ class LeadService:
 
         .. versionchanged:: 0.4
            ``idempotency_key``.
+        .. versionchanged:: 0.4
+           Only an active advisor is given a lead (code ``unknown_advisor``; any
+           active member of staff was taken); strategies take turns under locks.
         """
         policy.require(principal.has(Permission.CHANGE_ALL), f"{principal} may not assign leads")
         asked_to = str(to) if isinstance(to, str) else to
@@ -361,7 +383,7 @@ class LeadService:
             if not fresh:
                 return lead
             before = lead.assignee_id
-            lead.assign(self._pick(tx.uow, to), now=self._ctx.now())
+            lead.assign(self._pick(tx.uow, to, lead), now=self._ctx.now())
             tx.audit(
                 principal,
                 entity="lead",
@@ -481,15 +503,21 @@ class LeadService:
         return lead
 
     @staticmethod
-    def _pick(uow: UnitOfWork, to: AssignmentStrategy | str | StaffId | None) -> StaffId | None:
+    def _pick(
+        uow: UnitOfWork, to: AssignmentStrategy | str | StaffId | None, current: Lead | None = None
+    ) -> StaffId | None:
+        """Whom ``to`` gives the lead to (``current``: the lead re-assigned, ``None``
+        for a new one), by the rules bookings follow: a named member of staff must be
+        an active advisor (the lead's current advisor named again stays), and a
+        strategy locks the active advisors in id order before it counts, so picks at
+        the same time take turns."""
         if to is None:
             return None
+        own = None if current is None else current.assignee_id
         if not isinstance(to, str):
-            member = uow.staff.get(to)
-            if member is None or not member.is_active:
-                msg = f"no active member of staff {to}"
-                raise ValidationError.single("assignee_id", msg, "unknown_reference")
-            return member.id
+            if to == own:
+                return to
+            return check_advisor(uow, to, "assignee_id").id
         try:
             strategy = AssignmentStrategy(to)
         except ValueError:
@@ -501,14 +529,18 @@ class LeadService:
         if strategy is AssignmentStrategy.DEALER_BASED:
             msg = "leads have no location: use round_robin, least_loaded or manual"
             raise ValidationError.single("strategy", msg, "invalid_choice")
-        loads = uow.leads.count_open_by_assignee()
+        staff = locked_advisors(uow)
+        loads = dict(uow.leads.count_open_by_assignee())
+        if current is not None and current.is_open and own in loads:
+            loads[own] -= 1  # the lead itself is no load for whoever gets it
         advisors = [
-            Advisor(member.id, loads.get(member.id, 0), member.location_ids, member.is_active)
-            for member in uow.staff.list(role=StaffRole.ADVISOR.value)
+            Advisor(m.id, max(loads.get(m.id, 0), 0), m.location_ids, m.is_active) for m in staff
         ]
         if strategy is AssignmentStrategy.ROUND_ROBIN:
-            cursor = uow.leads.count(LeadFilter(assigned=True))
-            return round_robin(advisors, cursor)[0]
+            turn = uow.leads.count(LeadFilter(assigned=True))
+            if own is not None:
+                turn -= 1  # the lead's own assignment is the turn it retakes
+            return round_robin(advisors, turn)[0]
         return least_loaded(advisors, loads)
 
 

@@ -74,8 +74,9 @@ from bookingcore.domain.imports import ImportKind
 from bookingcore.domain.insights import StatusGroups
 from bookingcore.domain.leads import OPEN_LEAD_STATUSES, LeadStatus
 from bookingcore.domain.lifecycle import Lifecycle
-from bookingcore.domain.policy import Permission, Principal, PrincipalKind
+from bookingcore.domain.policy import Permission, Principal, PrincipalKind, StaffRole
 from bookingcore.domain.queries import BookingFilter, SlotFilter
+from bookingcore.domain.staff import StaffMember
 from bookingcore.domain.tallies import (
     DurationTally,
     Grouping,
@@ -831,6 +832,42 @@ def round_robin_turn(uow: UnitOfWork, lifecycles: Iterable[Lifecycle]) -> int:
     """
     every_state = {state for lifecycle in lifecycles for state in lifecycle.states}
     return sum(uow.bookings.count_by_assignee(every_state).values())
+
+
+def locked_advisors(uow: UnitOfWork) -> list[StaffMember]:
+    """Inside ``uow``: the active advisors, each row locked, in id order. Every
+    assignment strategy (bookings, leads, imports) takes these locks before it counts
+    loads or turns, so picks at the same time wait for each other, count the
+    assignments made before them, and never take the same turn or spare load.
+
+    .. versionadded:: 0.4
+    """
+    listed = uow.staff.list(role=StaffRole.ADVISOR.value, only_active=True)
+    locked = (uow.staff.get_for_update(member.id) for member in sorted(listed, key=lambda m: m.id))
+    return [member for member in locked if member is not None]
+
+
+def check_advisor(uow: UnitOfWork, staff_id: StaffId, field: str) -> StaffMember:
+    """Inside ``uow``: the one rule for whoever is given a booking or a lead, an
+    active advisor. Their row is locked, so a deactivation at the same time lands
+    first (and is seen here) or waits for this assignment.
+
+    Raises:
+        ValidationError: on ``field`` (code ``unknown_advisor``) for an unknown
+            member of staff, one of another role, or an inactive advisor.
+
+    .. versionadded:: 0.4
+    """
+    member = uow.staff.get_for_update(staff_id)
+    if member is not None and member.role == StaffRole.ADVISOR and member.is_active:
+        return member
+    if member is None:
+        msg = "is not a member of staff"
+    elif member.role != StaffRole.ADVISOR:
+        msg = f"is {member.role} staff, not an advisor"
+    else:
+        msg = "is an inactive advisor"
+    raise ValidationError.single(field, msg, "unknown_advisor")
 
 
 def counted_statuses(lifecycles: Iterable[Lifecycle]) -> StatusSet:
