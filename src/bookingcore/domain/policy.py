@@ -111,6 +111,7 @@ __all__ = [
     "check_may_transition",
     "check_may_write_fields",
     "history_for",
+    "may_apply_provider_report",
     "may_read_roll_calls",
     "may_resend_partner_webhooks",
     "require",
@@ -187,9 +188,6 @@ ROLE_PERMISSIONS: Mapping[StaffRole, frozenset[Permission]] = MappingProxyType(
 )
 
 
-_WEBHOOK_PERMISSIONS = frozenset({Permission.VIEW_ALL, Permission.CHANGE_ALL})
-
-
 @attrs.frozen
 class Principal:
     """Who is asking. Hosts build one from a verified token and pass it to every call.
@@ -255,11 +253,13 @@ class Principal:
         return Actor(ActorKind(self.kind.value), str(self.id))
 
     def has(self, permission: Permission) -> bool:
-        """True when this principal holds ``permission`` (the system holds all)."""
+        """True when this principal holds ``permission`` (the system holds all; a
+        webhook none: what it may do is :func:`may_apply_provider_report`).
+
+        .. versionchanged:: 0.4 a webhook no longer holds ``view_all`` and ``change_all``.
+        """
         if self.kind is PrincipalKind.SYSTEM:
             return True
-        if self.kind is PrincipalKind.WEBHOOK:
-            return permission in _WEBHOOK_PERMISSIONS
         if self.kind is PrincipalKind.STAFF and self.role is not None:
             return permission in ROLE_PERMISSIONS[self.role]
         return False
@@ -531,15 +531,17 @@ def check_may_transition(
 
     Cancelling follows :func:`check_may_cancel` (with the ``cancellation``
     policy). Other moves are for staff who may change every booking, the
-    booking's advisor, its supplier's users, webhooks and the system;
-    customers and partners may only cancel. A supplier's user may make any
+    booking's advisor, its supplier's users and the system; customers and
+    partners may only cancel. A provider's webhook makes none: the moves a
+    payment causes are the payment service's own
+    (:func:`may_apply_provider_report`). A supplier's user may make any
     move the lifecycle allows on a booking of its supplier (to ``completed``
     or ``no_show`` too), but not cancel it.
 
     Raises:
         PermissionDeniedError: naming the principal, the booking and the target.
 
-    .. versionchanged:: 0.4 ``cancellation``.
+    .. versionchanged:: 0.4 ``cancellation``; a webhook is refused.
     """
     if target == lifecycle.cancelled:
         check_may_cancel(principal, booking, now=now, cancellation=cancellation)
@@ -584,6 +586,19 @@ def check_may_record_attendance(principal: Principal, booking: Booking) -> None:
         )
     )
     require(allowed, f"{principal} may not record attendance on booking {booking.reference}")
+
+
+def may_apply_provider_report(principal: Principal) -> bool:
+    """May ``principal`` record what a provider reports: a payment's or a refund's
+    status (and the booking moves, invoices, flags and audit entries that follow
+    from it), a message's delivery status? A provider's webhook and the system.
+
+    This is all a webhook may do: it holds no permission (:meth:`Principal.has`),
+    so it sees and changes nothing else, and every staff-only change refuses it.
+
+    .. versionadded:: 0.4
+    """
+    return principal.kind in (PrincipalKind.WEBHOOK, PrincipalKind.SYSTEM)
 
 
 def may_read_roll_calls(principal: Principal) -> bool:
