@@ -95,7 +95,11 @@ def _calls(world: _World) -> dict[str, Callable[[BookingCore], Any]]:
             principal=WEBHOOK, within=timedelta(days=30)
         ),
         "communications.send_to_staff": lambda c: c.communications.send_to_staff(
-            booking, StaffId(uuid4()), "booking_confirmation", principal=WEBHOOK, idempotency_key="k"
+            booking,
+            StaffId(uuid4()),
+            "booking_confirmation",
+            principal=WEBHOOK,
+            idempotency_key="k",
         ),
         "communications.resend_stalled": lambda c: c.communications.resend_stalled(
             principal=WEBHOOK
@@ -135,10 +139,14 @@ def test_a_webhook_is_refused_every_staff_only_change(
         lead = uow.leads.get(world.lead.id)
         item = uow.booking_items.get(world.item.id)
         plan = uow.itineraries.get_for_booking(world.booking.id)
-        assert booking is not None and lead is not None and item is not None
+        assert booking is not None
+        assert lead is not None
+        assert item is not None
+        assert plan is not None
         assert (booking.version, lead.version, item.version) == world.versions
-        assert plan is not None and plan.days == world.plan.days
-        assert booking.status == "pending" and lead.assignee_id is None
+        assert plan.days == world.plan.days
+        assert booking.status == "pending"
+        assert lead.assignee_id is None
         assert item.status is BookingItemStatus.REJECTED
         assert not uow.audit.list_for("booking", world.booking.id)
         assert not uow.audit.list_for("lead", world.lead.id)

@@ -17,8 +17,9 @@ advisor            bookings assigned to    those bookings              no
                    them
 supplier           bookings of its         their status                no
                    supplier
-webhook            everything              every booking (moves,       no
-                   but staff notes         cancels, edits)
+webhook            nothing                 only what its provider      no
+                                           reports: payments, refunds,
+                                           message deliveries
 system             everything              everything                  anywhere
 =================  ======================  ==========================  ======================
 
@@ -26,8 +27,14 @@ Moving a booking along its lifecycle (:func:`check_may_transition`): customers
 and partners may only cancel, and only before the deadline of the cancellation
 policy (``Settings.cancellation``; the slot's start by default); advisors move
 the bookings assigned to them, suppliers the bookings of their supplier; staff
-who may change everything, webhooks and the system move any booking. The audit
-trail is for staff with ``view_audit`` and, for their bookings, advisors.
+who may change everything and the system move any booking. The audit trail is
+for staff with ``view_audit`` and, for their bookings, advisors.
+
+A provider's webhook (:meth:`Principal.webhook`) holds no permission: it records
+what its provider reports (:func:`may_apply_provider_report`): a payment's or a
+refund's status, with what follows from it (the booking's move to paid, its
+invoice, flags for staff, audit entries), and a message's delivery status. Every
+other read answers "not found" and every other change is refused.
 
 Reading something that is not yours answers "not found", never "forbidden", so
 a partner cannot probe for another partner's records.
