@@ -389,18 +389,16 @@ class TestWhoAndFromWhere:
         assert (entry.ip_address, entry.user_agent) == (None, None)
         assert entry.origin == RequestOrigin()
 
-    def test_a_webhook_and_the_system_are_recorded_by_name(
-        self, world: World, core: BookingCore
-    ) -> None:
-        webhook = Principal.webhook("payments").with_origin(ip_address="198.51.100.1")
-        core.bookings.transition(world.booking.id, "confirmed", principal=webhook)
+    def test_the_system_is_recorded_by_name(self, world: World, core: BookingCore) -> None:
+        job = Principal.system("payments-sync").with_origin(ip_address="198.51.100.1")
+        core.bookings.transition(world.booking.id, "confirmed", principal=job)
         core.bookings.update(
             world.booking.id,
             BookingChanges(referral_source="google"),
             principal=Principal.system("importer"),
         )
         _, moved, edited = world.trail("booking", world.booking.id)
-        assert moved.actor == Actor("webhook", "payments")
+        assert moved.actor == Actor.system("payments-sync")
         assert (moved.ip_address, moved.user_agent) == ("198.51.100.1", None)
         assert edited.actor == Actor.system("importer")
 

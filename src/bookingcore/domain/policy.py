@@ -17,8 +17,9 @@ advisor            bookings assigned to    those bookings              no
                    them
 supplier           bookings of its         their status                no
                    supplier
-webhook            everything              every booking (moves,       no
-                   but staff notes         cancels, edits)
+webhook            nothing                 only what its provider      no
+                                           reports: payments, refunds,
+                                           message deliveries
 system             everything              everything                  anywhere
 =================  ======================  ==========================  ======================
 
@@ -26,8 +27,14 @@ Moving a booking along its lifecycle (:func:`check_may_transition`): customers
 and partners may only cancel, and only before the deadline of the cancellation
 policy (``Settings.cancellation``; the slot's start by default); advisors move
 the bookings assigned to them, suppliers the bookings of their supplier; staff
-who may change everything, webhooks and the system move any booking. The audit
-trail is for staff with ``view_audit`` and, for their bookings, advisors.
+who may change everything and the system move any booking. The audit trail is
+for staff with ``view_audit`` and, for their bookings, advisors.
+
+A provider's webhook (:meth:`Principal.webhook`) holds no permission: it records
+what its provider reports (:func:`may_apply_provider_report`): a payment's or a
+refund's status, with what follows from it (the booking's move to paid, its
+invoice, flags for staff, audit entries), and a message's delivery status. Every
+other read answers "not found" and every other change is refused.
 
 Reading something that is not yours answers "not found", never "forbidden", so
 a partner cannot probe for another partner's records.
@@ -111,6 +118,7 @@ __all__ = [
     "check_may_transition",
     "check_may_write_fields",
     "history_for",
+    "may_apply_provider_report",
     "may_read_roll_calls",
     "may_resend_partner_webhooks",
     "require",
@@ -187,9 +195,6 @@ ROLE_PERMISSIONS: Mapping[StaffRole, frozenset[Permission]] = MappingProxyType(
 )
 
 
-_WEBHOOK_PERMISSIONS = frozenset({Permission.VIEW_ALL, Permission.CHANGE_ALL})
-
-
 @attrs.frozen
 class Principal:
     """Who is asking. Hosts build one from a verified token and pass it to every call.
@@ -255,11 +260,13 @@ class Principal:
         return Actor(ActorKind(self.kind.value), str(self.id))
 
     def has(self, permission: Permission) -> bool:
-        """True when this principal holds ``permission`` (the system holds all)."""
+        """True when this principal holds ``permission`` (the system holds all; a
+        webhook none: what it may do is :func:`may_apply_provider_report`).
+
+        .. versionchanged:: 0.4 a webhook no longer holds ``view_all`` and ``change_all``.
+        """
         if self.kind is PrincipalKind.SYSTEM:
             return True
-        if self.kind is PrincipalKind.WEBHOOK:
-            return permission in _WEBHOOK_PERMISSIONS
         if self.kind is PrincipalKind.STAFF and self.role is not None:
             return permission in ROLE_PERMISSIONS[self.role]
         return False
@@ -531,15 +538,17 @@ def check_may_transition(
 
     Cancelling follows :func:`check_may_cancel` (with the ``cancellation``
     policy). Other moves are for staff who may change every booking, the
-    booking's advisor, its supplier's users, webhooks and the system;
-    customers and partners may only cancel. A supplier's user may make any
+    booking's advisor, its supplier's users and the system; customers and
+    partners may only cancel. A provider's webhook makes none: the moves a
+    payment causes are the payment service's own
+    (:func:`may_apply_provider_report`). A supplier's user may make any
     move the lifecycle allows on a booking of its supplier (to ``completed``
     or ``no_show`` too), but not cancel it.
 
     Raises:
         PermissionDeniedError: naming the principal, the booking and the target.
 
-    .. versionchanged:: 0.4 ``cancellation``.
+    .. versionchanged:: 0.4 ``cancellation``; a webhook is refused.
     """
     if target == lifecycle.cancelled:
         check_may_cancel(principal, booking, now=now, cancellation=cancellation)
@@ -584,6 +593,19 @@ def check_may_record_attendance(principal: Principal, booking: Booking) -> None:
         )
     )
     require(allowed, f"{principal} may not record attendance on booking {booking.reference}")
+
+
+def may_apply_provider_report(principal: Principal) -> bool:
+    """May ``principal`` record what a provider reports: a payment's or a refund's
+    status (and the booking moves, invoices, flags and audit entries that follow
+    from it), a message's delivery status? A provider's webhook and the system.
+
+    This is all a webhook may do: it holds no permission (:meth:`Principal.has`),
+    so it sees and changes nothing else, and every staff-only change refuses it.
+
+    .. versionadded:: 0.4
+    """
+    return principal.kind in (PrincipalKind.WEBHOOK, PrincipalKind.SYSTEM)
 
 
 def may_read_roll_calls(principal: Principal) -> bool:

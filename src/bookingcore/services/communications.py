@@ -1110,11 +1110,7 @@ class CommunicationService:
         booking = uow.bookings.get(booking_id)
         if booking is None or not policy.can_view_booking(principal, booking):
             raise NotFoundError("booking", booking_id)
-        staff_like = principal.kind in (
-            PrincipalKind.STAFF,
-            PrincipalKind.SYSTEM,
-            PrincipalKind.WEBHOOK,
-        )
+        staff_like = principal.kind in (PrincipalKind.STAFF, PrincipalKind.SYSTEM)
         policy.require(
             staff_like and policy.can_change_booking(principal, booking),
             f"{principal} may not send messages about booking {booking.reference}",
@@ -1543,7 +1539,7 @@ class CommunicationService:
 
     @staticmethod
     def _require_reporter(principal: Principal) -> None:
-        allowed = principal.kind in (PrincipalKind.WEBHOOK, PrincipalKind.SYSTEM) or (
+        allowed = policy.may_apply_provider_report(principal) or (
             principal.has(Permission.CHANGE_ALL)
         )
         policy.require(allowed, f"{principal} may not report message deliveries")
