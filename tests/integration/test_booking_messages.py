@@ -27,6 +27,7 @@ from bookingcore import (
     Principal,
     Settings,
     TravelerDetails,
+    ValidationError,
 )
 from bookingcore.domain import (
     BookingCreated,
@@ -222,23 +223,17 @@ class TestMessagesThatCannotBeSent:
         world.redeliver(invited_event, "messages.family_invitation")
         assert world.notifier.attempts == 0
 
-    def test_a_template_that_needs_a_value_the_message_lacks_is_logged_failed(
+    def test_a_status_may_not_send_a_message_about_something_else(
         self, any_store: MemoryStore | SqlStore
     ) -> None:
-        # a family invitation's text names the inviter: a booking has none to fill in
-        world = World(any_store, automations=Automations(messages={"confirmed": FAMILY_INVITATION}))
-        booking = world.book()
-        (failed,) = world.logged(booking)
-        assert (failed.type, failed.status.value, failed.retryable) == (
-            FAMILY_INVITATION,
-            "failed",
-            False,
-        )
-        assert "$inviter_name" in (failed.failed_reason or "")
-        created = world.event(BookingCreated)
-        assert world.delivery(created, "messages.on_create") is DeliveryStatus.DONE
-        world.redeliver(created, "messages.on_create")
-        assert world.notifier.attempts == 0
+        # a family invitation's text names an inviter: a booking has none to fill in
+        with pytest.raises(ValidationError) as refused:
+            World(any_store, automations=Automations(messages={"confirmed": FAMILY_INVITATION}))
+        assert [(e.field, e.code) for e in refused.value.errors] == [
+            ("messages.confirmed", "invalid_choice")
+        ]
+        with any_store.unit_of_work() as uow:
+            assert list(uow.outbox.list_unpublished(10)) == []
 
     def test_a_notifier_that_is_down_is_still_retried(self, world: World) -> None:
         world.notifier.fail_next(1, "gateway unavailable", retryable=True)

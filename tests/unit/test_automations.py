@@ -103,6 +103,34 @@ class TestConfiguration:
             Automations(messages={" ": "confirmation"})
         assert blank.value.fields == ("messages",)
 
+    @pytest.mark.parametrize(
+        "kind",
+        [
+            "family_invitation",
+            "waitlist_offer",
+            "sign_in_code",
+            "quotation",
+            "group_confirmation",
+            "assignment",
+        ],
+    )
+    def test_a_message_about_something_else_than_the_booking_is_refused(self, kind: str) -> None:
+        with pytest.raises(ValidationError) as caught:
+            Automations(messages={"confirmed": kind})
+        assert [(e.field, e.code) for e in caught.value.errors] == [
+            ("messages.confirmed", "invalid_choice")
+        ]
+        assert kind in caught.value.errors[0].message
+        with pytest.raises(ValidationError) as old:
+            Automations(message_on={"completed"}, message_type=kind)
+        assert old.value.fields == ("message_type",)
+
+    def test_every_message_about_a_booking_may_be_mapped(self) -> None:
+        about_a_booking = ["confirmation", "reminder", "follow_up", "certificate"]
+        about_a_booking += ["cancellation", "schedule_change"]
+        for kind in about_a_booking:
+            assert Automations(messages={"confirmed": kind}).message_for("x", "confirmed") == kind
+
     def test_the_deprecated_fields_say_exactly_what_they_said_before(self) -> None:
         with pytest.warns(DeprecationWarning, match="messages="):
             old = Automations(message_on={"Completed", "no_show"})

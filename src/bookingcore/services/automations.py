@@ -23,8 +23,8 @@ appointment lifecycle's ``COMPLETED`` counts too). Messages are sent once per
 event: the event id is in the send's idempotency key, a send that failed in a
 way that may work later makes the dispatcher retry (one that cannot stays logged
 failed), and a redelivered event sends nothing more. A message that cannot be made
-at all (an SMS text over 1,600 characters, a template that needs a value the
-message lacks, a customer without an address on the channel: an erased one) is
+at all (an SMS text over 1,600 characters, no template for it, a customer
+without an address on the channel: an erased one) is
 logged failed with the reason (``log_unsendable``, see
 :meth:`~bookingcore.services.CommunicationService.send`), not retried, and the
 event is handled. A confirmation is
@@ -116,17 +116,41 @@ def _folded_or_none(values: Iterable[str] | None) -> frozenset[str] | None:
     return None if values is None else _folded(values)
 
 
+#: The messages a booking's status may send its customer: those about the booking
+#: itself. The others are about something a booking does not carry (a family
+#: invitation's inviter, a waiting-list offer, a sign-in code, a quotation, a group's
+#: summary) or go to someone else (an ``assignment`` notice, to staff), and are sent
+#: by their own service.
+_ABOUT_A_BOOKING = frozenset(
+    {
+        _CONFIRMATION,
+        CommunicationType.REMINDER,
+        CommunicationType.FOLLOW_UP,
+        CommunicationType.CERTIFICATE,
+        CommunicationType.CANCELLATION,
+        CommunicationType.SCHEDULE_CHANGE,
+    }
+)
+
+
 def _type_or_none(value: CommunicationType | str | None) -> CommunicationType | None:
     return None if value is None else _message_type(value, "message_type")
 
 
 def _message_type(value: CommunicationType | str, field: str) -> CommunicationType:
+    allowed = ", ".join(member.value for member in CommunicationType if member in _ABOUT_A_BOOKING)
     try:
-        return CommunicationType(value)
+        kind = CommunicationType(value)
     except ValueError:
-        known = ", ".join(member.value for member in CommunicationType)
-        msg = f"{value!r} is not a message type (one of: {known})"
+        msg = f"{value!r} is not a message type (one of: {allowed})"
         raise ValidationError.single(field, msg, "invalid_choice") from None
+    if kind not in _ABOUT_A_BOOKING:
+        msg = (
+            f"{kind.value} messages are not about a booking: a status sends its "
+            f"customer one of: {allowed}"
+        )
+        raise ValidationError.single(field, msg, "invalid_choice")
+    return kind
 
 
 def _status_key(key: object) -> str:
@@ -190,12 +214,17 @@ class Automations:
 
     Raises:
         ValidationError: on ``messages.<status>`` (or ``message_type``) for an
-            unknown message type; on ``message_on`` when ``messages`` is given too.
+            unknown message type, or one that is not about the booking
+            (``family_invitation``, ``waitlist_offer``, ``sign_in_code``,
+            ``quotation``, ``group_confirmation``, ``assignment``: each needs what
+            a booking does not carry, or goes to staff, and has its own sender);
+            on ``message_on`` when ``messages`` is given too.
 
     .. versionadded:: 0.1
     .. versionchanged:: 0.4
        ``messages``, ``message_on_create``, ``notify_assignee``, ``push_messages``
-       and ``family_invitations``.
+       and ``family_invitations``. A status may send only a message about the
+       booking (a ``family_invitation`` there is refused).
        ``message_on`` and ``message_type`` are deprecated: when either is given,
        ``messages`` is exactly ``{status: message_type for status in message_on}``
        (their old defaults: ``{"completed"}`` and ``follow_up``), which is what
