@@ -8,8 +8,10 @@ never again when the event is delivered again.
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from typing import Any
+from uuid import uuid4
 
 import pytest
 from tests.integration._sources import ListSource
@@ -19,6 +21,7 @@ from bookingcore import (
     Automations,
     BookingChanges,
     BookingCore,
+    BookingId,
     BookingRequest,
     ImportSettings,
     Money,
@@ -26,7 +29,9 @@ from bookingcore import (
     NotFoundError,
     Principal,
     Settings,
+    StaffId,
     TravelerDetails,
+    ValidationError,
 )
 from bookingcore.domain import (
     BookingCreated,
@@ -42,6 +47,7 @@ from bookingcore.domain import (
 )
 from bookingcore.domain.families import invitation_message_key
 from bookingcore.domain.lifecycle import PRESETS
+from bookingcore.domain.values import Actor
 from bookingcore.services import QuotationRequest
 from bookingcore.testing import FixedClock, RecordingNotifier, SequentialIds
 from bookingcore_adapters.memory import MemoryStore
@@ -222,23 +228,17 @@ class TestMessagesThatCannotBeSent:
         world.redeliver(invited_event, "messages.family_invitation")
         assert world.notifier.attempts == 0
 
-    def test_a_template_that_needs_a_value_the_message_lacks_is_logged_failed(
+    def test_a_status_may_not_send_a_message_about_something_else(
         self, any_store: MemoryStore | SqlStore
     ) -> None:
-        # a family invitation's text names the inviter: a booking has none to fill in
-        world = World(any_store, automations=Automations(messages={"confirmed": FAMILY_INVITATION}))
-        booking = world.book()
-        (failed,) = world.logged(booking)
-        assert (failed.type, failed.status.value, failed.retryable) == (
-            FAMILY_INVITATION,
-            "failed",
-            False,
-        )
-        assert "$inviter_name" in (failed.failed_reason or "")
-        created = world.event(BookingCreated)
-        assert world.delivery(created, "messages.on_create") is DeliveryStatus.DONE
-        world.redeliver(created, "messages.on_create")
-        assert world.notifier.attempts == 0
+        # a family invitation's text names an inviter: a booking has none to fill in
+        with pytest.raises(ValidationError) as refused:
+            World(any_store, automations=Automations(messages={"confirmed": FAMILY_INVITATION}))
+        assert [(e.field, e.code) for e in refused.value.errors] == [
+            ("messages.confirmed", "invalid_choice")
+        ]
+        with any_store.unit_of_work() as uow:
+            assert list(uow.outbox.list_unpublished(10)) == []
 
     def test_a_notifier_that_is_down_is_still_retried(self, world: World) -> None:
         world.notifier.fail_next(1, "gateway unavailable", retryable=True)
@@ -250,6 +250,63 @@ class TestMessagesThatCannotBeSent:
         assert world.delivery(created, "messages.on_create") is DeliveryStatus.DONE
         (sent,) = world.logged(booking)
         assert sent.status.value == "sent"
+
+
+class TestVanishedSubjects:
+    """An event whose booking or staff member no longer exists can never be messaged
+    about: its handler is done with it (a warning names the event and the missing id),
+    not retried until the dispatcher gives up."""
+
+    @staticmethod
+    def written(world: World, event: DomainEvent) -> None:
+        with world.store.unit_of_work() as uow:
+            uow.outbox.add(event)
+            uow.commit()
+        world.core.events.run_pending()
+
+    def test_a_status_message_about_a_booking_that_no_longer_exists_is_handled(
+        self, any_store: MemoryStore | SqlStore, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        world = World(any_store, automations=Automations(push_messages=True))
+        gone = BookingId(uuid4())
+        cancelled = BookingStatusChanged(
+            id=uuid4(),
+            occurred_at=world.clock.now(),
+            booking_id=gone,
+            lifecycle="reservation",
+            from_status="confirmed",
+            to_status="cancelled",
+            actor=Actor.system("test"),
+        )
+        with caplog.at_level(logging.WARNING, logger="bookingcore.automations"):
+            self.written(world, cancelled)
+        for handler in ("messages.on_status", "messages.push_on_status"):
+            assert world.delivery(cancelled, handler) is DeliveryStatus.DONE
+        warned = [r.getMessage() for r in caplog.records if r.name == "bookingcore.automations"]
+        assert len(warned) == 2
+        assert all(str(cancelled.id) in w and str(gone) in w for w in warned)
+        assert world.notifier.attempts == 0
+
+    def test_a_notice_to_a_staff_member_who_no_longer_exists_is_handled(
+        self, world: World, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        booking = world.book()
+        gone = StaffId(uuid4())
+        assigned = BookingUpdated(
+            id=uuid4(),
+            occurred_at=world.clock.now(),
+            booking_id=booking.id,
+            fields=("assignee_id",),
+            actor=ADMIN.actor,
+            assignee_id=gone,
+        )
+        with caplog.at_level(logging.WARNING, logger="bookingcore.automations"):
+            self.written(world, assigned)
+        assert world.delivery(assigned, "messages.to_assignee") is DeliveryStatus.DONE
+        (warned,) = [r.getMessage() for r in caplog.records if r.name == "bookingcore.automations"]
+        assert str(assigned.id) in warned
+        assert str(gone) in warned
+        assert world.types(booking) == [CONFIRMATION]
 
 
 class TestCancellation:

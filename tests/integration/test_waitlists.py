@@ -236,6 +236,28 @@ class TestOffers:
         ]
         assert logged[0].dedupe_key == f"waitlist_offer:{entry.id}"
 
+    def test_an_offer_by_push_is_logged_to_the_customer_as_every_push_is(
+        self, world: World
+    ) -> None:
+        booking = world.book(world.customer(), 4)
+        waiting = world.customer("Waiting")
+        world.core.devices.register(
+            waiting, "android", "token-of-waiting", principal=Principal.customer(waiting)
+        )
+        world.core.waitlists.join(
+            world.slot.id, principal=ADMIN, customer_id=waiting, preferred_contact_method="push"
+        )
+        world.core.bookings.cancel(booking.id, principal=ADMIN)
+        (offer,) = world.core.communications.for_customer(waiting, principal=ADMIN)
+        assert (offer.type, offer.channel.value, offer.status.value) == (
+            CommunicationType.WAITLIST_OFFER,
+            "push",
+            "sent",
+        )
+        assert offer.recipient == f"customer:{waiting}"
+        (pushed,) = [m for m in world.notifier.sent if m.channel.value == "push"]
+        assert pushed.recipient == "token-of-waiting"
+
     def test_accepting_books_through_the_one_path_and_hands_the_seats_over(
         self, world: World
     ) -> None:

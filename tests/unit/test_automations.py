@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import cast
 from uuid import uuid4
 
 import attrs
@@ -13,6 +14,7 @@ from bookingcore import (
     BookingId,
     CustomerId,
     Lifecycle,
+    NotFoundError,
     SlotId,
     StaffId,
     ValidationError,
@@ -26,8 +28,9 @@ from bookingcore.domain import (
     BookingUpdated,
     CommunicationType,
 )
-from bookingcore.services import AssigneeNoticeHandler
+from bookingcore.services import AssigneeNoticeHandler, CommunicationService, HandlerContext
 from bookingcore.services.automations import DEFAULT_MESSAGES
+from bookingcore_adapters.memory import MemoryStore
 
 CONFIRMATION = CommunicationType.CONFIRMATION
 CANCELLATION = CommunicationType.CANCELLATION
@@ -103,6 +106,34 @@ class TestConfiguration:
             Automations(messages={" ": "confirmation"})
         assert blank.value.fields == ("messages",)
 
+    @pytest.mark.parametrize(
+        "kind",
+        [
+            "family_invitation",
+            "waitlist_offer",
+            "sign_in_code",
+            "quotation",
+            "group_confirmation",
+            "assignment",
+        ],
+    )
+    def test_a_message_about_something_else_than_the_booking_is_refused(self, kind: str) -> None:
+        with pytest.raises(ValidationError) as caught:
+            Automations(messages={"confirmed": kind})
+        assert [(e.field, e.code) for e in caught.value.errors] == [
+            ("messages.confirmed", "invalid_choice")
+        ]
+        assert kind in caught.value.errors[0].message
+        with pytest.raises(ValidationError) as old:
+            Automations(message_on={"completed"}, message_type=kind)
+        assert old.value.fields == ("message_type",)
+
+    def test_every_message_about_a_booking_may_be_mapped(self) -> None:
+        about_a_booking = ["confirmation", "reminder", "follow_up", "certificate"]
+        about_a_booking += ["cancellation", "schedule_change"]
+        for kind in about_a_booking:
+            assert Automations(messages={"confirmed": kind}).message_for("x", "confirmed") == kind
+
     def test_the_deprecated_fields_say_exactly_what_they_said_before(self) -> None:
         with pytest.warns(DeprecationWarning, match="messages="):
             old = Automations(message_on={"Completed", "no_show"})
@@ -159,3 +190,36 @@ class TestAssigneeNotice:
         )
         assert AssigneeNoticeHandler.wants(created)
         assert not AssigneeNoticeHandler.wants(attrs.evolve(created, assignee_id=None))
+
+    def test_only_a_missing_subject_the_event_names_ends_the_notice(self) -> None:
+        """A vanished booking or staff member is done with; any other NotFoundError
+        (another entity, another id) is a fault the dispatcher must see and retry."""
+        ana = StaffId(uuid4())
+        event = self.event(("assignee_id",), ana, Actor(ActorKind.STAFF, str(uuid4())))
+        context = HandlerContext(MemoryStore().unit_of_work(), event.occurred_at, 1)
+        for missing in (
+            NotFoundError("staff member", ana),
+            NotFoundError("booking", event.booking_id),
+        ):
+            handler = AssigneeNoticeHandler(cast("CommunicationService", _Refusing(missing)))
+            handler(event, context)  # done with: nothing to send, nothing raised
+        for unrelated in (
+            NotFoundError("staff member", StaffId(uuid4())),
+            NotFoundError("booking", BookingId(uuid4())),
+            NotFoundError("customer", CustomerId(uuid4())),
+            NotFoundError("traveler", ana),
+        ):
+            handler = AssigneeNoticeHandler(cast("CommunicationService", _Refusing(unrelated)))
+            with pytest.raises(NotFoundError) as raised:
+                handler(event, context)
+            assert raised.value is unrelated
+
+
+class _Refusing:
+    """A communications service whose every send raises ``error``."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def send_to_staff(self, *args: object, **kwargs: object) -> None:
+        raise self.error

@@ -40,6 +40,7 @@ __all__ = [
     "check_message_length",
     "check_template_fields",
     "message_time",
+    "push_recipient",
     "sms_length",
 ]
 
@@ -373,6 +374,16 @@ def check_message_length(channel: Channel, body: str, field: str = "body") -> No
             f"{sms_length(body)} (an emoji counts as two): shorten it or send it by email"
         )
         raise ValidationError.single(field, msg, "too_long")
+
+
+def push_recipient(customer_id: CustomerId) -> str:
+    """The ``recipient`` logged for a push message to ``customer_id``:
+    ``customer:<customer id>``. A push goes to the customer's devices active when it
+    is sent, so the log names the customer, not a device or a phone number.
+
+    .. versionadded:: 0.4
+    """
+    return f"customer:{customer_id}"
 
 
 def message_time(moment: datetime, zone: tzinfo) -> str:

@@ -23,6 +23,7 @@ from bookingcore.domain.communications import (
     Communication,
     CommunicationType,
     message_time,
+    push_recipient,
 )
 from bookingcore.domain.customers import Customer
 from bookingcore.domain.events import WaitlistOffered, WaitlistOfferEnded
@@ -416,6 +417,14 @@ def _channel(ctx: ServiceContext, entry: WaitlistEntry, customer: Customer) -> C
     return Channel.EMAIL if customer.email is not None else Channel.SMS
 
 
+def _recipient(customer: Customer, channel: Channel) -> str:
+    if channel is Channel.PUSH:
+        return push_recipient(customer.id)  # as every push message is logged
+    if channel is Channel.EMAIL and customer.email is not None:
+        return customer.email.value
+    return customer.phone.e164
+
+
 def _log_offer_message(
     ctx: ServiceContext, uow: UnitOfWork, entry: WaitlistEntry, slot: Slot, *, now: datetime
 ) -> Communication | None:
@@ -455,9 +464,7 @@ def _log_offer_message(
         customer_id=customer.id,
         type=CommunicationType.WAITLIST_OFFER,
         channel=channel,
-        recipient=customer.email.value
-        if channel is Channel.EMAIL and customer.email
-        else customer.phone.e164,
+        recipient=_recipient(customer, channel),
         subject=subject,
         content=body,
         template_used=template.name,

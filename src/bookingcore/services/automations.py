@@ -23,11 +23,14 @@ appointment lifecycle's ``COMPLETED`` counts too). Messages are sent once per
 event: the event id is in the send's idempotency key, a send that failed in a
 way that may work later makes the dispatcher retry (one that cannot stays logged
 failed), and a redelivered event sends nothing more. A message that cannot be made
-at all (an SMS text over 1,600 characters, a template that needs a value the
-message lacks, a customer without an address on the channel: an erased one) is
+at all (an SMS text over 1,600 characters, no template for it, a customer
+without an address on the channel: an erased one) is
 logged failed with the reason (``log_unsendable``, see
 :meth:`~bookingcore.services.CommunicationService.send`), not retried, and the
-event is handled. A confirmation is
+event is handled. An event whose booking (or, for an assignment notice, staff
+member) no longer exists is handled too, with a warning on the
+``bookingcore.automations`` logger naming the event and the missing id: nothing
+can ever be sent about it. A confirmation is
 sent once per time the booking is confirmed, whoever sends it: its key is the
 booking's and the confirmation's number
 (:func:`~bookingcore.services.communications.confirmation_key`), shared with
@@ -44,6 +47,7 @@ the confirmation of the booking's group
 from __future__ import annotations
 
 import contextlib
+import logging
 import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from types import MappingProxyType
@@ -57,6 +61,7 @@ from bookingcore.domain.events import (
     BookingStatusChanged,
     BookingUpdated,
     DocumentGenerated,
+    DomainEvent,
     FamilyChanged,
 )
 from bookingcore.domain.families import FamilyInvitationId
@@ -84,6 +89,8 @@ __all__ = [
 ]
 
 _CONFIRMATION = CommunicationType.CONFIRMATION
+
+_log = logging.getLogger("bookingcore.automations")
 
 #: The message a booking reaching a status sends its customer, unless
 #: :class:`Automations` says otherwise: status name (casefolded) -> message type.
@@ -116,17 +123,41 @@ def _folded_or_none(values: Iterable[str] | None) -> frozenset[str] | None:
     return None if values is None else _folded(values)
 
 
+#: The messages a booking's status may send its customer: those about the booking
+#: itself. The others are about something a booking does not carry (a family
+#: invitation's inviter, a waiting-list offer, a sign-in code, a quotation, a group's
+#: summary) or go to someone else (an ``assignment`` notice, to staff), and are sent
+#: by their own service.
+_ABOUT_A_BOOKING = frozenset(
+    {
+        _CONFIRMATION,
+        CommunicationType.REMINDER,
+        CommunicationType.FOLLOW_UP,
+        CommunicationType.CERTIFICATE,
+        CommunicationType.CANCELLATION,
+        CommunicationType.SCHEDULE_CHANGE,
+    }
+)
+
+
 def _type_or_none(value: CommunicationType | str | None) -> CommunicationType | None:
     return None if value is None else _message_type(value, "message_type")
 
 
 def _message_type(value: CommunicationType | str, field: str) -> CommunicationType:
+    allowed = ", ".join(member.value for member in CommunicationType if member in _ABOUT_A_BOOKING)
     try:
-        return CommunicationType(value)
+        kind = CommunicationType(value)
     except ValueError:
-        known = ", ".join(member.value for member in CommunicationType)
-        msg = f"{value!r} is not a message type (one of: {known})"
+        msg = f"{value!r} is not a message type (one of: {allowed})"
         raise ValidationError.single(field, msg, "invalid_choice") from None
+    if kind not in _ABOUT_A_BOOKING:
+        msg = (
+            f"{kind.value} messages are not about a booking: a status sends its "
+            f"customer one of: {allowed}"
+        )
+        raise ValidationError.single(field, msg, "invalid_choice")
+    return kind
 
 
 def _status_key(key: object) -> str:
@@ -190,12 +221,17 @@ class Automations:
 
     Raises:
         ValidationError: on ``messages.<status>`` (or ``message_type``) for an
-            unknown message type; on ``message_on`` when ``messages`` is given too.
+            unknown message type, or one that is not about the booking
+            (``family_invitation``, ``waitlist_offer``, ``sign_in_code``,
+            ``quotation``, ``group_confirmation``, ``assignment``: each needs what
+            a booking does not carry, or goes to staff, and has its own sender);
+            on ``message_on`` when ``messages`` is given too.
 
     .. versionadded:: 0.1
     .. versionchanged:: 0.4
        ``messages``, ``message_on_create``, ``notify_assignee``, ``push_messages``
-       and ``family_invitations``.
+       and ``family_invitations``. A status may send only a message about the
+       booking (a ``family_invitation`` there is refused).
        ``message_on`` and ``message_type`` are deprecated: when either is given,
        ``messages`` is exactly ``{status: message_type for status in message_on}``
        (their old defaults: ``{"completed"}`` and ``follow_up``), which is what
@@ -345,6 +381,8 @@ class MessageHandler:
        final: the dispatcher does not send the message again.
     .. versionchanged:: 0.4
        takes a :class:`~bookingcore.domain.events.BookingCreated` event too.
+    .. versionchanged:: 0.4
+       an event whose booking no longer exists is done with (a warning), not retried.
     """
 
     def __init__(self, communications: CommunicationService, kind: CommunicationType) -> None:
@@ -355,8 +393,9 @@ class MessageHandler:
         self, event: BookingStatusChanged | BookingCreated, context: HandlerContext
     ) -> None:
         """Send (or resend) the message; a delivery error that may work later makes the
-        dispatcher retry (one that cannot stays logged failed: see :func:`_unless_final`)."""
-        with _unless_final():
+        dispatcher retry (one that cannot stays logged failed: see :func:`_unless_final`);
+        a booking that no longer exists is done with (see :func:`_unless_gone`)."""
+        with _unless_gone(event, {"booking": event.booking_id}), _unless_final():
             self._communications.send(
                 event.booking_id,
                 self.kind,
@@ -421,7 +460,7 @@ class BookingMessageHandler:
         if number is None:
             MessageHandler(self._communications, kind)(event, context)
         else:
-            with _unless_final():
+            with _unless_gone(event, {"booking": event.booking_id}), _unless_final():
                 self._communications.send_confirmation(
                     event.booking_id, number, principal=_SYSTEM, log_unsendable=True
                 )
@@ -480,21 +519,22 @@ class PushMessageHandler:
             return
         # Nothing is read through the dispatcher's unit of work: the send deactivates
         # devices in its own, which a stale copy read here would overwrite.
-        try:
-            self._communications.send(
-                event.booking_id,
-                kind,
-                principal=_SYSTEM,
-                channel=Channel.PUSH,
-                idempotency_key=f"event:{event.id}:{kind.value}:push",
-                log_unsendable=True,
-            )
-        except DeliveryError as exc:
-            if exc.retryable:
-                raise
-        except ValidationError as exc:
-            if not any(e.code == "no_address" for e in exc.errors):
-                raise  # pragma: no cover - log_unsendable logs every other refusal
+        with _unless_gone(event, {"booking": event.booking_id}):
+            try:
+                self._communications.send(
+                    event.booking_id,
+                    kind,
+                    principal=_SYSTEM,
+                    channel=Channel.PUSH,
+                    idempotency_key=f"event:{event.id}:{kind.value}:push",
+                    log_unsendable=True,
+                )
+            except DeliveryError as exc:
+                if exc.retryable:
+                    raise
+            except ValidationError as exc:
+                if not any(e.code == "no_address" for e in exc.errors):
+                    raise  # pragma: no cover - log_unsendable logs every other refusal
 
 
 class AssigneeNoticeHandler:
@@ -508,7 +548,8 @@ class AssigneeNoticeHandler:
     assigned it to themselves. The event id is the notice's idempotency key: a
     refused send that may work later makes the dispatcher retry (the same logged
     notice), one that cannot stays logged failed, and a redelivered event sends
-    nothing more.
+    nothing more. A booking or staff member that no longer exists is done with (a
+    warning names them), not retried.
 
     .. versionadded:: 0.4
     """
@@ -534,7 +575,8 @@ class AssigneeNoticeHandler:
         retry (one that cannot stays logged failed: see :func:`_unless_final`)."""
         if event.assignee_id is None:
             return
-        with _unless_final():
+        subjects = {"booking": event.booking_id, "staff member": event.assignee_id}
+        with _unless_gone(event, subjects), _unless_final():
             self._communications.send_to_staff(
                 event.booking_id,
                 event.assignee_id,
@@ -599,6 +641,33 @@ def _unless_final() -> Iterator[None]:
     except DeliveryError as exc:
         if exc.retryable:
             raise
+
+
+@contextlib.contextmanager
+def _unless_gone(event: DomainEvent, subjects: Mapping[str, object]) -> Iterator[None]:
+    """End the handler of ``event`` as done when what it is about no longer exists:
+    a :class:`~bookingcore.errors.NotFoundError` for one of ``subjects`` (entity ->
+    the id ``event`` names: its booking, its staff member). Nothing can be sent about
+    it on any retry, so the dispatcher is not made to retry until it gives up; a
+    warning names the event and the missing id.
+
+    Any other ``NotFoundError`` (another entity, another id) is not the event's
+    subject going away but a fault: it reaches the dispatcher, which records and
+    retries it.
+    """
+    try:
+        yield
+    except NotFoundError as exc:
+        named = subjects.get(exc.entity)
+        if named is None or str(named) != str(exc.key):
+            raise
+        _log.warning(
+            "%s %s: its %s %s no longer exists, nothing to send",
+            event.name,
+            event.id,
+            exc.entity,
+            exc.key,
+        )
 
 
 _SYSTEM = Principal.system("automations")

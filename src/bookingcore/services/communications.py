@@ -76,6 +76,7 @@ from bookingcore.domain.communications import (
     MessageTemplate,
     check_message_length,
     message_time,
+    push_recipient,
 )
 from bookingcore.domain.customers import Customer
 from bookingcore.domain.devices import PushDeviceId
@@ -113,9 +114,6 @@ from bookingcore.services.devices import PushDeviceService
 
 __all__ = ["CommunicationService", "confirmation_key"]
 
-#: The recipient logged for a push message: ``customer:<customer id>`` (it goes to the
-#: customer's devices active when it is sent).
-PUSH_RECIPIENT_PREFIX = "customer:"
 #: Who deactivates a device whose token the push service no longer knows.
 _PUSH_SERVICE = Principal.system("push")
 
@@ -1598,7 +1596,7 @@ def _address(uow: UnitOfWork, customer: Customer, channel: Channel) -> str:
         if not uow.push_devices.list_for_customer(customer.id, only_active=True):
             msg = "the customer has no device registered for push notifications"
             raise ValidationError.single("channel", msg, "no_address")
-        return f"{PUSH_RECIPIENT_PREFIX}{customer.id}"
+        return push_recipient(customer.id)
     if customer.is_erased:
         msg = "the customer's personal data was erased: there is no address to send to"
         raise ValidationError.single("channel", msg, "no_address")
