@@ -395,8 +395,11 @@ class TestQuotations:
     def test_revisions_come_in_pages_newest_first(self, holiday: Holiday) -> None:
         core, admin = holiday.core, holiday.admin
         _, first = _quoted(holiday)
+        core.quotations.send(first.id, principal=admin)
         second = core.quotations.revise(first.id, principal=admin, travelers=3)
+        core.quotations.send(second.id, principal=admin)
         third = core.quotations.revise(second.id, principal=admin, travelers=4)
+        core.quotations.send(third.id, principal=admin)
         owner = Principal.customer(first.customer_id)
         page = core.quotations.list(PageRequest(limit=2), principal=owner)
         assert [q.id for q in page] == [third.id, second.id]
@@ -415,6 +418,7 @@ class TestQuotations:
         owner = Principal.customer(quotation.customer_id)
         other = core.customers.register("+919876500000", principal=admin).customer
         stranger = Principal.customer(other.id)
+        quotation = core.quotations.send(quotation.id, principal=admin).quotation
         assert core.quotations.get(quotation.id, principal=owner) == quotation
         with pytest.raises(NotFoundError):
             core.quotations.get(quotation.id, principal=stranger)
@@ -432,6 +436,33 @@ class TestQuotations:
                 ),
                 principal=stranger,
             )
+
+    def test_a_customer_sees_a_quotation_only_once_it_was_sent(self, holiday: Holiday) -> None:
+        core, admin = holiday.core, holiday.admin
+        _, draft = _quoted(holiday)
+        owner = Principal.customer(draft.customer_id)
+        with pytest.raises(NotFoundError):
+            core.quotations.get(draft.id, principal=owner)
+        with pytest.raises(NotFoundError):
+            core.quotations.revisions(draft.reference, principal=owner)
+        assert core.quotations.list(principal=owner).items == []
+        assert core.quotations.list(principal=owner, status="draft").items == []
+        with pytest.raises(NotFoundError):
+            core.quotations.reject(draft.id, principal=owner)
+        assert core.quotations.get(draft.id, principal=admin).id == draft.id
+
+        sent = core.quotations.send(draft.id, principal=admin).quotation
+        assert core.quotations.get(draft.id, principal=owner) == sent
+        assert [q.id for q in core.quotations.list(principal=owner)] == [sent.id]
+        newer = core.quotations.revise(sent.id, notes="a cheaper hotel", principal=admin)
+        # The new revision is a draft again: the customer still sees only the sent one.
+        assert [q.id for q in core.quotations.revisions(sent.reference, principal=owner)] == [
+            sent.id
+        ]
+        with pytest.raises(NotFoundError):
+            core.quotations.get(newer.id, principal=owner)
+        assert [q.id for q in core.quotations.list(principal=owner)] == [sent.id]
+        assert len(core.quotations.revisions(sent.reference, principal=admin)) == 2
 
     def test_a_deactivated_supplier_cannot_be_quoted(self, holiday: Holiday) -> None:
         core, admin = holiday.core, holiday.admin
