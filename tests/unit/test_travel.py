@@ -989,6 +989,22 @@ class TestTripsItinerariesAndDocuments:
         with pytest.raises(PermissionDeniedError):
             core.itineraries.set_day(booking.id, edited.days[0], principal=owner)
 
+    def test_cancelling_an_earlier_item_leaves_later_voucher_numbers_unchanged(
+        self, holiday: Holiday
+    ) -> None:
+        core, admin = holiday.core, holiday.admin
+        booking = self._booked(holiday)
+        hotel_item, jeep_item = core.items.for_booking(booking.id, principal=admin)
+        first = core.travel_documents.generate(booking.id, "voucher", principal=admin)
+        assert [d.filename for d in first] == ["voucher-1-v1.txt", "voucher-2-v1.txt"]
+        assert "Ladakh Jeeps" in first[1].content
+        core.items.cancel(hotel_item.id, principal=admin)
+        again = core.travel_documents.generate(booking.id, "voucher", principal=admin)
+        # The jeep voucher keeps its number 2 (a new version of it), never becomes 1.
+        assert [d.filename for d in again] == ["voucher-2-v2.txt"]
+        assert "Ladakh Jeeps" in again[0].content
+        assert jeep_item.supplier_id == holiday.jeeps.id
+
     def test_documents_are_generated_on_demand_as_new_versions_in_the_store(
         self, holiday: Holiday, tmp_path: Path
     ) -> None:

@@ -525,7 +525,9 @@ class TravelDocumentService:
         """Write the next version of the booking's ``kind`` documents.
 
         ``quotation``: the approved quotation the booking was made from;
-        ``voucher``: one per live supplier item; ``itinerary``: the plan (made
+        ``voucher``: one per live supplier item, ``voucher-<n>`` with ``n`` the
+        item's place among the booking's supplier items oldest first, cancelled
+        ones included (stable once issued); ``itinerary``: the plan (made
         from the items first if there is none); ``invoice``: one per invoice and
         credit note issued for the booking's payments (named by its number, its
         numbers as issued; none before a payment was captured). Each document
@@ -547,6 +549,8 @@ class TravelDocumentService:
 
         .. versionchanged:: 0.4
            ``idempotency_key``; the documents record ``generated_by``.
+        .. versionchanged:: 0.4
+           A voucher's number no longer shifts when an earlier item is cancelled.
         """
         _require_staff(principal, "generate documents")
         wanted = next((k for k in DocumentKind if k.value == kind), None)
@@ -583,13 +587,12 @@ class TravelDocumentService:
             elif wanted is DocumentKind.QUOTATION:
                 texts.append(("quotation", self._quotation_text(uow, booking, business)))
             elif wanted is DocumentKind.VOUCHER:
-                items = [
-                    i
-                    for i in uow.booking_items.list_for_booking(booking_id)
-                    if not i.is_cancelled and i.supplier_id is not None
-                ]
-                for number, item in enumerate(items, start=1):
-                    texts.append((f"voucher-{number}", _voucher_text(uow, booking, item, business)))
+                for number, item in _voucher_numbers(
+                    uow.booking_items.list_for_booking(booking_id)
+                ):
+                    if not item.is_cancelled:
+                        text = _voucher_text(uow, booking, item, business)
+                        texts.append((f"voucher-{number}", text))
             else:
                 assert planned is not None
                 heading = f"Itinerary of booking {booking.reference} ({business})"
@@ -754,6 +757,18 @@ def _invoice_text(invoice: Invoice, business: str, zone: tzinfo) -> str:
         f"Due: {invoice.due}",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _voucher_numbers(items: Sequence[BookingItem]) -> list[tuple[int, BookingItem]]:
+    """Each supplier item of a booking with its voucher number: its place among the
+    booking's supplier items oldest first, cancelled ones included.
+
+    Items are never deleted and keep their supplier and creation time, so an item's
+    number never changes once its voucher was issued: cancelling an earlier item
+    leaves the later ones' numbers as they were (the cancelled one's is not reused).
+    """
+    supplied = [i for i in items if i.supplier_id is not None]
+    return list(enumerate(supplied, start=1))
 
 
 def _voucher_text(uow: UnitOfWork, booking: Booking, item: BookingItem, business: str) -> str:
