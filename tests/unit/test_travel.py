@@ -964,6 +964,33 @@ class TestTripsItinerariesAndDocuments:
         assert caught.value.errors[0].code == "on_this_trip"
         assert core.trips.get(trip.id, principal=admin).version == trip.version
 
+    def test_every_change_to_an_itinerary_leaves_an_audit_entry(self, holiday: Holiday) -> None:
+        core, admin = holiday.core, holiday.admin
+        booking = self._booked(holiday)
+        plan = core.itineraries.generate(booking.id, principal=admin)
+        core.itineraries.generate(booking.id, principal=admin)  # there already: no change
+        second = plan.days[1].day
+        holiday.clock.advance(minutes=1)
+        edited = core.itineraries.set_day(
+            booking.id, ItineraryDay(day=second, title="Pangong lake"), principal=admin
+        )
+        holiday.clock.advance(minutes=1)
+        core.itineraries.remove_day(booking.id, second, principal=admin)
+        holiday.clock.advance(minutes=1)
+        core.itineraries.generate(booking.id, principal=admin, replace=True)
+        trail = core.audit.trail("itinerary", plan.id, principal=admin)
+        assert [e.action.value for e in trail] == ["created", "updated", "updated", "updated"]
+        created, set_day, removed, replaced = trail
+        assert created.new_values["booking_id"] == str(booking.id)
+        assert len(created.new_values["days"]) == len(plan.days)
+        assert set_day.old_values["days"] == created.new_values["days"]
+        assert [d["title"] for d in set_day.new_values["days"]] == [d.title for d in edited.days]
+        assert removed.old_values == set_day.new_values
+        assert len(removed.new_values["days"]) == len(plan.days) - 1
+        assert replaced.old_values == removed.new_values
+        assert replaced.new_values["days"] == created.new_values["days"]
+        assert all(e.actor == admin.actor for e in trail)
+
     def test_the_itinerary_is_planned_from_the_items_and_edited_by_staff(
         self, holiday: Holiday
     ) -> None:
