@@ -8531,6 +8531,9 @@ class CertificateRepositoryContract(_Base):
                 T0 + timedelta(days=60), after=T0 + timedelta(days=15), limit=10
             )
             assert [c.number for c in later] == ["N-0"]
+            # The upper bound is included: a certificate expiring exactly then is due.
+            at_the_edge = uow.certificates.list_expiring(days[1], after=T0, limit=10)
+            assert [c.number for c in at_the_edge] == ["N-1"]
 
 
 def _stored_plain_and_discounted(
