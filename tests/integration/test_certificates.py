@@ -580,3 +580,33 @@ def test_only_staff_who_change_everything_and_the_system_renew(
     assert core.certificates.for_customer(booking.customer_id, principal=ADMIN) == [cert]
     renewed = core.certificates.renew(cert.id, now + 2 * YEAR, principal=Principal.system("ops"))
     assert renewed.expires_at == now + 2 * YEAR
+
+
+def test_a_certificate_expiring_exactly_at_the_end_of_the_lead_is_reminded_when_reported(
+    any_store: MemoryStore | SqlStore,
+) -> None:
+    core = _core(any_store)
+    booking = _completed(core)
+    now = core.context.now()
+    lead = core.certificates.reminder_lead
+    edge = core.certificates.issue(
+        booking.id, kind="EFR", number="EDGE", expires_at=now + lead, principal=ADMIN
+    )
+    core.certificates.issue(
+        booking.id,
+        kind="EFR",
+        number="AFTER",
+        expires_at=now + lead + timedelta(seconds=1),
+        principal=ADMIN,
+    )
+    system = Principal.system("reminders")
+
+    report = core.certificates.compliance_report(principal=ADMIN, now=now)
+    sent = core.certificates.due_renewal_reminders(now, principal=system)
+
+    states = {line.certificate.number: line.state for line in report.lines}
+    assert states == {"EDGE": CertificateState.EXPIRING, "AFTER": CertificateState.VALID}
+    # The run that reports it expiring sends its reminder, and only its.
+    assert ["EDGE" in m.content for m in sent] == [True]
+    assert core.certificates.due_renewal_reminders(now, principal=system) == []
+    assert edge.expires_at == now + lead

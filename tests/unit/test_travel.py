@@ -395,8 +395,11 @@ class TestQuotations:
     def test_revisions_come_in_pages_newest_first(self, holiday: Holiday) -> None:
         core, admin = holiday.core, holiday.admin
         _, first = _quoted(holiday)
+        core.quotations.send(first.id, principal=admin)
         second = core.quotations.revise(first.id, principal=admin, travelers=3)
+        core.quotations.send(second.id, principal=admin)
         third = core.quotations.revise(second.id, principal=admin, travelers=4)
+        core.quotations.send(third.id, principal=admin)
         owner = Principal.customer(first.customer_id)
         page = core.quotations.list(PageRequest(limit=2), principal=owner)
         assert [q.id for q in page] == [third.id, second.id]
@@ -415,6 +418,7 @@ class TestQuotations:
         owner = Principal.customer(quotation.customer_id)
         other = core.customers.register("+919876500000", principal=admin).customer
         stranger = Principal.customer(other.id)
+        quotation = core.quotations.send(quotation.id, principal=admin).quotation
         assert core.quotations.get(quotation.id, principal=owner) == quotation
         with pytest.raises(NotFoundError):
             core.quotations.get(quotation.id, principal=stranger)
@@ -432,6 +436,33 @@ class TestQuotations:
                 ),
                 principal=stranger,
             )
+
+    def test_a_customer_sees_a_quotation_only_once_it_was_sent(self, holiday: Holiday) -> None:
+        core, admin = holiday.core, holiday.admin
+        _, draft = _quoted(holiday)
+        owner = Principal.customer(draft.customer_id)
+        with pytest.raises(NotFoundError):
+            core.quotations.get(draft.id, principal=owner)
+        with pytest.raises(NotFoundError):
+            core.quotations.revisions(draft.reference, principal=owner)
+        assert core.quotations.list(principal=owner).items == []
+        assert core.quotations.list(principal=owner, status="draft").items == []
+        with pytest.raises(NotFoundError):
+            core.quotations.reject(draft.id, principal=owner)
+        assert core.quotations.get(draft.id, principal=admin).id == draft.id
+
+        sent = core.quotations.send(draft.id, principal=admin).quotation
+        assert core.quotations.get(draft.id, principal=owner) == sent
+        assert [q.id for q in core.quotations.list(principal=owner)] == [sent.id]
+        newer = core.quotations.revise(sent.id, notes="a cheaper hotel", principal=admin)
+        # The new revision is a draft again: the customer still sees only the sent one.
+        assert [q.id for q in core.quotations.revisions(sent.reference, principal=owner)] == [
+            sent.id
+        ]
+        with pytest.raises(NotFoundError):
+            core.quotations.get(newer.id, principal=owner)
+        assert [q.id for q in core.quotations.list(principal=owner)] == [sent.id]
+        assert len(core.quotations.revisions(sent.reference, principal=admin)) == 2
 
     def test_a_deactivated_supplier_cannot_be_quoted(self, holiday: Holiday) -> None:
         core, admin = holiday.core, holiday.admin
@@ -933,6 +964,33 @@ class TestTripsItinerariesAndDocuments:
         assert caught.value.errors[0].code == "on_this_trip"
         assert core.trips.get(trip.id, principal=admin).version == trip.version
 
+    def test_every_change_to_an_itinerary_leaves_an_audit_entry(self, holiday: Holiday) -> None:
+        core, admin = holiday.core, holiday.admin
+        booking = self._booked(holiday)
+        plan = core.itineraries.generate(booking.id, principal=admin)
+        core.itineraries.generate(booking.id, principal=admin)  # there already: no change
+        second = plan.days[1].day
+        holiday.clock.advance(minutes=1)
+        edited = core.itineraries.set_day(
+            booking.id, ItineraryDay(day=second, title="Pangong lake"), principal=admin
+        )
+        holiday.clock.advance(minutes=1)
+        core.itineraries.remove_day(booking.id, second, principal=admin)
+        holiday.clock.advance(minutes=1)
+        core.itineraries.generate(booking.id, principal=admin, replace=True)
+        trail = core.audit.trail("itinerary", plan.id, principal=admin)
+        assert [e.action.value for e in trail] == ["created", "updated", "updated", "updated"]
+        created, set_day, removed, replaced = trail
+        assert created.new_values["booking_id"] == str(booking.id)
+        assert len(created.new_values["days"]) == len(plan.days)
+        assert set_day.old_values["days"] == created.new_values["days"]
+        assert [d["title"] for d in set_day.new_values["days"]] == [d.title for d in edited.days]
+        assert removed.old_values == set_day.new_values
+        assert len(removed.new_values["days"]) == len(plan.days) - 1
+        assert replaced.old_values == removed.new_values
+        assert replaced.new_values["days"] == created.new_values["days"]
+        assert all(e.actor == admin.actor for e in trail)
+
     def test_the_itinerary_is_planned_from_the_items_and_edited_by_staff(
         self, holiday: Holiday
     ) -> None:
@@ -957,6 +1015,22 @@ class TestTripsItinerariesAndDocuments:
         assert core.itineraries.get(booking.id, principal=owner) == edited
         with pytest.raises(PermissionDeniedError):
             core.itineraries.set_day(booking.id, edited.days[0], principal=owner)
+
+    def test_cancelling_an_earlier_item_leaves_later_voucher_numbers_unchanged(
+        self, holiday: Holiday
+    ) -> None:
+        core, admin = holiday.core, holiday.admin
+        booking = self._booked(holiday)
+        hotel_item, jeep_item = core.items.for_booking(booking.id, principal=admin)
+        first = core.travel_documents.generate(booking.id, "voucher", principal=admin)
+        assert [d.filename for d in first] == ["voucher-1-v1.txt", "voucher-2-v1.txt"]
+        assert "Ladakh Jeeps" in first[1].content
+        core.items.cancel(hotel_item.id, principal=admin)
+        again = core.travel_documents.generate(booking.id, "voucher", principal=admin)
+        # The jeep voucher keeps its number 2 (a new version of it), never becomes 1.
+        assert [d.filename for d in again] == ["voucher-2-v2.txt"]
+        assert "Ladakh Jeeps" in again[0].content
+        assert jeep_item.supplier_id == holiday.jeeps.id
 
     def test_documents_are_generated_on_demand_as_new_versions_in_the_store(
         self, holiday: Holiday, tmp_path: Path

@@ -387,7 +387,7 @@ def send_quotation(
     responses=problem_responses(AuthenticationError, NotFoundError),
 )
 def customer_get_quotation(quotation_id: UUID, core: Core, me: CustomerPrincipal) -> QuotationOut:
-    """One of my quotations."""
+    """One of my quotations, once sent to me (a draft answers 404)."""
     return QuotationOut.of(core.quotations.get(QuotationId(quotation_id), principal=me))
 
 
@@ -400,7 +400,8 @@ def customer_get_quotation(quotation_id: UUID, core: Core, me: CustomerPrincipal
 def customer_list_quotations(
     request: Request, core: Core, me: CustomerPrincipal, limit: Limit = 50, cursor: Cursor = None
 ) -> Paged[QuotationOut]:
-    """My quotations, every revision, newest first, a page at a time (follow ``next``)."""
+    """My quotations sent to me, every revision, newest first, a page at a time
+    (follow ``next``); drafts never sent are left out."""
     page = core.quotations.list(page_request(limit, cursor), principal=me)
     return paged(Paged[QuotationOut], request, page, QuotationOut.of)
 

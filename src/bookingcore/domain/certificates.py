@@ -30,7 +30,13 @@ from bookingcore.domain.values import (
 )
 from bookingcore.errors import ValidationError
 
-__all__ = ["Certificate", "CertificateFilter", "CertificateId", "CertificateState"]
+__all__ = [
+    "Certificate",
+    "CertificateFilter",
+    "CertificateId",
+    "CertificateState",
+    "reminder_horizon",
+]
 
 CertificateId = NewType("CertificateId", UUID)
 
@@ -56,6 +62,20 @@ def _kind(value: str) -> str:
 
 def _number(value: str) -> str:
     return require_text(value, "number", max_length=_MAX_TEXT)
+
+
+def reminder_horizon(now: datetime, lead: timedelta) -> datetime:
+    """The latest expiry a renewal reminder is due for at ``now`` with reminders
+    ``lead`` before expiry: ``now + lead``, itself included.
+
+    The one boundary of "due for a reminder": a certificate expiring after ``now``
+    and at or before it is :attr:`CertificateState.EXPIRING` in the compliance
+    report, and the reminder run at ``now`` asks the storage for those
+    (``list_expiring``).
+
+    .. versionadded:: 0.4
+    """
+    return now + lead
 
 
 @attrs.define(slots=False, kw_only=True)
@@ -143,7 +163,7 @@ class Certificate(Versioned):
             return CertificateState.PERMANENT
         if self.expires_at <= now:
             return CertificateState.EXPIRED
-        if self.expires_at - lead <= now:
+        if self.expires_at <= reminder_horizon(now, lead):
             return CertificateState.EXPIRING
         return CertificateState.VALID
 

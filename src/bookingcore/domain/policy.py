@@ -72,7 +72,7 @@ from bookingcore.domain.leads import Lead, LeadFilter
 from bookingcore.domain.lifecycle import Lifecycle, LifecycleEvent
 from bookingcore.domain.partners import Partner
 from bookingcore.domain.queries import BookingFilter, CustomerFilter, Page
-from bookingcore.domain.quotations import Quotation, QuotationFilter
+from bookingcore.domain.quotations import Quotation, QuotationFilter, QuotationStatus
 from bookingcore.domain.values import (
     Actor,
     ActorKind,
@@ -836,20 +836,29 @@ def can_work_lead(principal: Principal, lead: Lead) -> bool:
 
 
 def can_view_quotation(principal: Principal, quotation: Quotation) -> bool:
-    """May ``principal`` read ``quotation``? A customer reads only their own.
+    """May ``principal`` read ``quotation``? A customer reads only their own, and
+    only once it was sent (:attr:`~bookingcore.domain.Quotation.was_sent`): a draft
+    is the agency's work in progress.
 
     .. versionadded:: 0.3
+    .. versionchanged:: 0.4
+       A customer no longer sees a draft that was never sent.
     """
-    return principal.has(Permission.VIEW_ALL) or principal.is_customer(quotation.customer_id)
+    if principal.has(Permission.VIEW_ALL):
+        return True
+    return principal.is_customer(quotation.customer_id) and quotation.was_sent
 
 
 def scope_quotations(principal: Principal, wanted: QuotationFilter) -> QuotationFilter | None:
     """Narrow ``wanted`` to the revisions ``principal`` may see (:func:`can_view_quotation`).
 
     ``None`` when nothing it asks for is visible: a customer asking for another
-    customer's, anyone else who does not see everything.
+    customer's or for drafts, anyone else who does not see everything. A customer's
+    own are narrowed to those sent (``sent_only``).
 
     .. versionadded:: 0.3
+    .. versionchanged:: 0.4
+       A customer's list leaves out the drafts never sent.
     """
     if principal.has(Permission.VIEW_ALL):
         return wanted
@@ -858,8 +867,9 @@ def scope_quotations(principal: Principal, wanted: QuotationFilter) -> Quotation
         principal.kind is PrincipalKind.CUSTOMER
         and mine is not None
         and wanted.customer_id in (None, mine)
+        and wanted.status is not QuotationStatus.DRAFT
     ):
-        return attrs.evolve(wanted, customer_id=CustomerId(mine))
+        return attrs.evolve(wanted, customer_id=CustomerId(mine), sent_only=True)
     return None
 
 

@@ -302,6 +302,16 @@ class Quotation(Versioned):
         """True while the quotation waits for a decision (draft or sent)."""
         return self.status in (QuotationStatus.DRAFT, QuotationStatus.SENT)
 
+    @property
+    def was_sent(self) -> bool:
+        """True once the revision was sent to the customer (whatever its status now).
+
+        A draft never sent is the agency's work in progress, hidden from the customer.
+
+        .. versionadded:: 0.4
+        """
+        return self.sent_at is not None
+
     def is_expired_on(self, today: date) -> bool:
         """True when ``today`` is after the last day the quotation is valid."""
         return today > self.valid_until
@@ -428,11 +438,17 @@ class QuotationFilter:
     lead_id: LeadId | None = None
     valid_on: date | None = None
     expired_on: date | None = None
+    #: Keep only the revisions that were sent to the customer (``sent_at`` set,
+    #: whatever happened to them since): what a customer may see.
+    #:
+    #: .. versionadded:: 0.4
+    sent_only: bool = False
 
     def matches(self, quotation: Quotation) -> bool:
         """The reference semantics every adapter implements."""
         return (
             (self.status is None or quotation.status is self.status)
+            and (not self.sent_only or quotation.was_sent)
             and (self.customer_id is None or quotation.customer_id == self.customer_id)
             and (self.lead_id is None or quotation.lead_id == self.lead_id)
             and (self.valid_on is None or not quotation.is_expired_on(self.valid_on))

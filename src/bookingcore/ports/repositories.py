@@ -1838,11 +1838,18 @@ class CertificateRepository(Protocol):
         """Certificates matching ``query``, newest first (keyset pages)."""
 
     def list_expiring(
-        self, expires_before: datetime, *, after: datetime, limit: int
+        self, expires_by: datetime, *, after: datetime, limit: int
     ) -> Sequence[Certificate]:
-        """Up to ``limit`` certificates expiring after ``after`` and before
-        ``expires_before`` whose reminder for that expiry has not gone out
-        (``reminded_for`` differs from ``expires_at``), soonest expiry first."""
+        """Up to ``limit`` certificates expiring after ``after`` and at or before
+        ``expires_by`` (included: the
+        :func:`~bookingcore.domain.certificates.reminder_horizon`) whose reminder for
+        that expiry has not gone out (``reminded_for`` differs from ``expires_at``),
+        soonest expiry first.
+
+        .. versionchanged:: 0.4
+           The upper bound ``expires_by`` is included (was ``expires_before``,
+           excluded), as the compliance report counts a certificate expiring then.
+        """
 
     def held_by(
         self,

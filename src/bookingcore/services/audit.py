@@ -42,6 +42,8 @@ AUDITED_ENTITIES = frozenset(
     | {"webhook_delivery"}
     # Trips: made, bookings put on and taken off (0.4).
     | {"trip"}
+    # Bookings' itineraries: planned, replanned, days set and removed (0.4).
+    | {"itinerary"}
 )
 
 

@@ -30,6 +30,7 @@ from bookingcore.domain.certificates import (
     CertificateFilter,
     CertificateId,
     CertificateState,
+    reminder_horizon,
 )
 from bookingcore.domain.communications import Channel, Communication, CommunicationType
 from bookingcore.domain.customers import ERASED_NAME, Customer
@@ -390,7 +391,9 @@ class CertificateService:
     ) -> Sequence[Communication]:
         """Send a renewal reminder for every certificate expiring within ``lead``
         (the service's ``reminder_lead`` by default) of ``now``, once per
-        certificate and expiry date.
+        certificate and expiry date: those the compliance report shows expiring at
+        ``now``, one expiring exactly ``lead`` after ``now`` included
+        (:func:`~bookingcore.domain.certificates.reminder_horizon`).
 
         Each reminder is logged as a ``certificate`` communication with the
         dedupe key ``certificate-renewal:<id>:<expiry>`` and the certificate
@@ -413,7 +416,9 @@ class CertificateService:
         sent: list[Communication] = []
         while True:
             with self._ctx.uow_factory() as uow:
-                due = uow.certificates.list_expiring(moment + window, after=moment, limit=100)
+                due = uow.certificates.list_expiring(
+                    reminder_horizon(moment, window), after=moment, limit=100
+                )
             if not due:
                 return sent
             for certificate in due:

@@ -564,7 +564,8 @@ class QuotationService:
     # ------------------------------------------------------------------ read
 
     def get(self, quotation_id: QuotationId, *, principal: Principal) -> Quotation:
-        """One revision, if ``principal`` may see it (a customer sees only their own).
+        """One revision, if ``principal`` may see it (a customer sees only their own,
+        once sent: a draft answers NotFoundError to them).
 
         Raises:
             NotFoundError: no such quotation visible to ``principal``.
@@ -573,14 +574,17 @@ class QuotationService:
             return _visible(uow, quotation_id, principal)
 
     def revisions(self, reference: str, *, principal: Principal) -> Sequence[Quotation]:
-        """Every revision of the quotation ``reference``, first first; the last is current.
+        """Every revision of the quotation ``reference`` ``principal`` may see, first
+        first. Staff see them all (the last is current); a customer does not see the
+        drafts never sent.
 
         Raises:
             NotFoundError: no such quotation visible to ``principal``.
         """
         with self._ctx.uow_factory() as uow:
-            found = uow.quotations.list_revisions(str(reference).strip().upper())
-        if not found or not policy.can_view_quotation(principal, found[0]):
+            listed = uow.quotations.list_revisions(str(reference).strip().upper())
+        found = [q for q in listed if policy.can_view_quotation(principal, q)]
+        if not found:
             raise NotFoundError("quotation", reference)
         return found
 
@@ -596,7 +600,8 @@ class QuotationService:
         """Revisions ``principal`` may see matching every filter, newest first, a page
         at a time (pass the page's ``next_cursor`` for older ones).
 
-        A customer sees only their own (asking for another customer's finds none).
+        A customer sees only their own, once sent (asking for another customer's or
+        for drafts finds none).
 
         Raises:
             ValidationError: on ``status`` for an unknown status; on ``limit`` or

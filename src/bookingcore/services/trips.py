@@ -50,18 +50,24 @@ __all__ = ["ItineraryService", "TravelDocumentService", "TripService"]
 _TRIP_FIELDS = ("customer_id", "name", "starts_on", "ends_on", "booking_ids", "notes")
 
 
+#: What an itinerary's audit entries record.
+_ITINERARY_FIELDS = ("booking_id", "days")
+
+
 def _plan(
     context: ServiceContext,
-    uow: UnitOfWork,
+    tx: Transaction,
     booking: Booking,
+    principal: Principal,
     *,
     now: datetime,
     replace: bool = False,
     made: UUID | None = None,
 ) -> tuple[Itinerary, bool]:
-    """Inside ``uow``: the booking's plan, made from its live items (with id ``made``,
-    a keyed call's, if given) when it has none or ``replace`` asks; whether it
-    changed. The caller commits."""
+    """Inside ``tx``: the booking's plan, made from its live items (with id ``made``,
+    a keyed call's, if given) when it has none or ``replace`` asks, audited as
+    ``principal``'s; whether it changed. The caller commits."""
+    uow = tx.uow
     days = plan_days(
         booking.starts_at,
         uow.booking_items.list_for_booking(booking.id),
@@ -71,8 +77,10 @@ def _plan(
     if existing is not None:
         if not replace:
             return existing, False
+        before = snapshot(existing, ("days",))
         existing.days = days
         existing.touch(now)
+        _audit_itinerary(tx, principal, existing, before)
         return existing, True
     itinerary = Itinerary(
         id=made or context.ids.new_id(),
@@ -82,7 +90,32 @@ def _plan(
         updated_at=now,
     )
     uow.itineraries.add(itinerary)
+    tx.audit(
+        principal,
+        entity="itinerary",
+        entity_id=itinerary.id,
+        action=AuditAction.CREATED,
+        new=snapshot(itinerary, _ITINERARY_FIELDS),
+        booking_id=booking.id,
+    )
     return itinerary, True
+
+
+def _audit_itinerary(
+    tx: Transaction, principal: Principal, itinerary: Itinerary, before: dict[str, object]
+) -> None:
+    """Audit how ``itinerary``'s days changed since ``before`` (nothing when they did not)."""
+    old, new = diff(before, snapshot(itinerary, tuple(before)))
+    if new:
+        tx.audit(
+            principal,
+            entity="itinerary",
+            entity_id=itinerary.id,
+            action=AuditAction.UPDATED,
+            old=old,
+            new=new,
+            booking_id=itinerary.booking_id,
+        )
 
 
 def _require_staff(principal: Principal, what: str) -> None:
@@ -417,10 +450,13 @@ class ItineraryService:
 
         .. versionchanged:: 0.4
            ``idempotency_key``.
+        .. versionchanged:: 0.4
+           A plan made or replaced leaves an ``"itinerary"`` audit entry.
         """
         _require_staff(principal, "plan itineraries")
         now = self._ctx.now()
-        with self._ctx.uow_factory() as uow:
+        with self._ctx.transaction() as tx:
+            uow = tx.uow
             made, fresh = claim_change(
                 uow,
                 now,
@@ -436,9 +472,11 @@ class ItineraryService:
                 if existing is None:  # the plan the first call made is gone
                     raise NotFoundError("itinerary", booking_id)
                 return existing
-            itinerary, changed = _plan(self._ctx, uow, booking, now=now, replace=replace, made=made)
+            itinerary, changed = _plan(
+                self._ctx, tx, booking, principal, now=now, replace=replace, made=made
+            )
             if changed or made is not None:  # a key is kept even when nothing changed
-                uow.commit()
+                tx.commit()
             return itinerary
 
     def get(self, booking_id: BookingId, *, principal: Principal) -> Itinerary:
@@ -458,12 +496,17 @@ class ItineraryService:
         Raises:
             NotFoundError: no booking visible to ``principal``, or no plan yet.
             PermissionDeniedError: ``principal`` does not change everything.
+
+        .. versionchanged:: 0.4
+           Leaves an ``"itinerary"`` audit entry.
         """
         _require_staff(principal, "edit itineraries")
-        with self._ctx.uow_factory() as uow:
-            itinerary = _visible_plan(uow, booking_id, principal)
+        with self._ctx.transaction() as tx:
+            itinerary = _visible_plan(tx.uow, booking_id, principal)
+            before = snapshot(itinerary, ("days",))
             itinerary.set_day(day, now=self._ctx.now())
-            uow.commit()
+            _audit_itinerary(tx, principal, itinerary, before)
+            tx.commit()
             return itinerary
 
     def remove_day(self, booking_id: BookingId, day: date, *, principal: Principal) -> Itinerary:
@@ -472,12 +515,17 @@ class ItineraryService:
         Raises:
             NotFoundError: no booking visible to ``principal``, or no plan yet.
             PermissionDeniedError: ``principal`` does not change everything.
+
+        .. versionchanged:: 0.4
+           Leaves an ``"itinerary"`` audit entry.
         """
         _require_staff(principal, "edit itineraries")
-        with self._ctx.uow_factory() as uow:
-            itinerary = _visible_plan(uow, booking_id, principal)
+        with self._ctx.transaction() as tx:
+            itinerary = _visible_plan(tx.uow, booking_id, principal)
+            before = snapshot(itinerary, ("days",))
             itinerary.remove_day(day, now=self._ctx.now())
-            uow.commit()
+            _audit_itinerary(tx, principal, itinerary, before)
+            tx.commit()
             return itinerary
 
 
@@ -525,7 +573,9 @@ class TravelDocumentService:
         """Write the next version of the booking's ``kind`` documents.
 
         ``quotation``: the approved quotation the booking was made from;
-        ``voucher``: one per live supplier item; ``itinerary``: the plan (made
+        ``voucher``: one per live supplier item, ``voucher-<n>`` with ``n`` the
+        item's place among the booking's supplier items oldest first, cancelled
+        ones included (stable once issued); ``itinerary``: the plan (made
         from the items first if there is none); ``invoice``: one per invoice and
         credit note issued for the booking's payments (named by its number, its
         numbers as issued; none before a payment was captured). Each document
@@ -547,6 +597,8 @@ class TravelDocumentService:
 
         .. versionchanged:: 0.4
            ``idempotency_key``; the documents record ``generated_by``.
+        .. versionchanged:: 0.4
+           A voucher's number no longer shifts when an earlier item is cancelled.
         """
         _require_staff(principal, "generate documents")
         wanted = next((k for k in DocumentKind if k.value == kind), None)
@@ -556,7 +608,8 @@ class TravelDocumentService:
         now = self._ctx.now()
         business = self._ctx.settings.business_name
         generated_by = principal.id if principal.kind is PrincipalKind.STAFF else None
-        with self._ctx.uow_factory() as uow:
+        with self._ctx.transaction() as tx:
+            uow = tx.uow
             made, fresh = claim_change(
                 uow,
                 now,
@@ -572,7 +625,7 @@ class TravelDocumentService:
                 return _documents_made(uow, made)
             planned = None
             if wanted is DocumentKind.ITINERARY:
-                planned, _ = _plan(self._ctx, uow, booking, now=now)
+                planned, _ = _plan(self._ctx, tx, booking, principal, now=now)
             texts: list[tuple[str, str]] = []
             issued: dict[str, Invoice] = {}  # the invoice behind each stem, for invoices
             if wanted is DocumentKind.INVOICE:
@@ -583,13 +636,12 @@ class TravelDocumentService:
             elif wanted is DocumentKind.QUOTATION:
                 texts.append(("quotation", self._quotation_text(uow, booking, business)))
             elif wanted is DocumentKind.VOUCHER:
-                items = [
-                    i
-                    for i in uow.booking_items.list_for_booking(booking_id)
-                    if not i.is_cancelled and i.supplier_id is not None
-                ]
-                for number, item in enumerate(items, start=1):
-                    texts.append((f"voucher-{number}", _voucher_text(uow, booking, item, business)))
+                for number, item in _voucher_numbers(
+                    uow.booking_items.list_for_booking(booking_id)
+                ):
+                    if not item.is_cancelled:
+                        text = _voucher_text(uow, booking, item, business)
+                        texts.append((f"voucher-{number}", text))
             else:
                 assert planned is not None
                 heading = f"Itinerary of booking {booking.reference} ({business})"
@@ -629,7 +681,7 @@ class TravelDocumentService:
                 )
                 uow.documents.add(document)
                 written.append(document)
-            uow.commit()  # with a key, even when nothing was written: the key stays claimed
+            tx.commit()  # with a key, even when nothing was written: the key stays claimed
             return written
 
     def _render(
@@ -754,6 +806,18 @@ def _invoice_text(invoice: Invoice, business: str, zone: tzinfo) -> str:
         f"Due: {invoice.due}",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _voucher_numbers(items: Sequence[BookingItem]) -> list[tuple[int, BookingItem]]:
+    """Each supplier item of a booking with its voucher number: its place among the
+    booking's supplier items oldest first, cancelled ones included.
+
+    Items are never deleted and keep their supplier and creation time, so an item's
+    number never changes once its voucher was issued: cancelling an earlier item
+    leaves the later ones' numbers as they were (the cancelled one's is not reused).
+    """
+    supplied = [i for i in items if i.supplier_id is not None]
+    return list(enumerate(supplied, start=1))
 
 
 def _voucher_text(uow: UnitOfWork, booking: Booking, item: BookingItem, business: str) -> str:

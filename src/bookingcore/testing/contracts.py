@@ -6787,6 +6787,36 @@ class QuotationRepositoryContract(_Base):
                 ended,
             ]
 
+    def test_sent_only_keeps_the_revisions_that_were_sent_whatever_their_status(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        slot, (asha,) = _stored_slot_customers(uow_factory, make)
+        sent_at = T0 + timedelta(hours=1)
+
+        def quotation(n: int, status: QuotationStatus, *, sent: bool) -> Quotation:
+            return make.quotation(
+                asha.id,
+                slot.id,
+                status=status,
+                sent_at=sent_at if sent else None,
+                created_at=T0 + timedelta(minutes=n),
+            )
+
+        draft = quotation(1, QuotationStatus.DRAFT, sent=False)
+        sent = quotation(2, QuotationStatus.SENT, sent=True)
+        expired_unsent = quotation(3, QuotationStatus.EXPIRED, sent=False)
+        expired_sent = quotation(4, QuotationStatus.EXPIRED, sent=True)
+        _commit_all(uow_factory, "quotations", (draft, sent, expired_unsent, expired_sent))
+        with uow_factory() as uow:
+
+            def listed(query: QuotationFilter) -> list[Quotation]:
+                return walk_pages(partial(uow.quotations.list, query), limit=1)
+
+            assert listed(QuotationFilter(sent_only=True)) == [expired_sent, sent]
+            expired = QuotationStatus.EXPIRED
+            assert listed(QuotationFilter(status=expired, sent_only=True)) == [expired_sent]
+            assert listed(QuotationFilter()) == [expired_sent, expired_unsent, sent, draft]
+
     def test_revisions_read_back_equal_in_order_and_filter(
         self, uow_factory: UnitOfWorkFactory, make: Builder
     ) -> None:
@@ -8696,6 +8726,9 @@ class CertificateRepositoryContract(_Base):
                 T0 + timedelta(days=60), after=T0 + timedelta(days=15), limit=10
             )
             assert [c.number for c in later] == ["N-0"]
+            # The upper bound is included: a certificate expiring exactly then is due.
+            at_the_edge = uow.certificates.list_expiring(days[1], after=T0, limit=10)
+            assert [c.number for c in at_the_edge] == ["N-1"]
 
 
 def _stored_plain_and_discounted(

@@ -2015,12 +2015,12 @@ class _CertificateRepository(_Repository[Certificate]):
         return self._uow._page(self._table, query.matches, page)
 
     def list_expiring(
-        self, expires_before: datetime, *, after: datetime, limit: int
+        self, expires_by: datetime, *, after: datetime, limit: int
     ) -> Sequence[Certificate]:
         return self._oldest_first(
             lambda c: (
                 c.expires_at is not None
-                and after < c.expires_at < expires_before
+                and after < c.expires_at <= expires_by
                 and c.reminded_for != c.expires_at
             ),
             at="expires_at",

@@ -101,19 +101,19 @@ class CertificateRepository(Repository[Certificate]):
         return self._session.page(self._mapper, where, query.matches, page)
 
     def list_expiring(
-        self, expires_before: datetime, *, after: datetime, limit: int
+        self, expires_by: datetime, *, after: datetime, limit: int
     ) -> Sequence[Certificate]:
         c = self._table.c
         return self._session.select(
             self._mapper,
             [
                 c.expires_at > after,
-                c.expires_at < expires_before,
+                c.expires_at <= expires_by,
                 (c.reminded_for.is_(None)) | (c.reminded_for != c.expires_at),
             ],
             lambda x: (
                 x.expires_at is not None
-                and after < x.expires_at < expires_before
+                and after < x.expires_at <= expires_by
                 and x.reminded_for != x.expires_at
             ),
             lambda x: (x.expires_at, x.id.bytes),

@@ -502,6 +502,8 @@ class QuotationRepository(Repository[Quotation]):
             where.append(c.status == query.status.value)
         if query.customer_id is not None:
             where.append(c.customer_id == query.customer_id)
+        if query.sent_only:
+            where.append(c.sent_at.is_not(None))
         if query.lead_id is not None:
             where.append(c.lead_id == query.lead_id)
         if query.valid_on is not None:

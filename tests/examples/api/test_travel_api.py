@@ -131,7 +131,7 @@ def test_a_lead_becomes_a_booking_through_a_revised_quotation(
         json=travelers,
         headers={**asha, "Idempotency-Key": "early"},
     )
-    assert early.status_code == 409  # a draft is not approved
+    assert early.status_code == 404  # a draft never sent is not the customer's to see
     revised = client.post(
         f"/api/admin/quotations/{first}/revise",
         json={"lines": [{**line, "quantity": 3}]},

@@ -359,9 +359,16 @@ def test_leads_and_quotations_are_listed_in_pages_with_a_next_link(
         "valid_until": str(clock.now().date() + timedelta(days=7)),
     }
     quotes = [client.post("/api/admin/quotations", json=body, headers=staff_headers).json()]
+
+    def send_last() -> None:  # a customer sees a revision once it was sent
+        url = f"/api/admin/quotations/{quotes[-1]['id']}/send"
+        assert client.post(url, headers=staff_headers).status_code == 200
+
+    send_last()
     for _ in range(2):
         url = f"/api/admin/quotations/{quotes[-1]['id']}/revise"
         quotes.append(client.post(url, json={"travelers": 2}, headers=staff_headers).json())
+        send_last()
     revisions = [q["id"] for q in reversed(quotes)]
     assert walk("/api/v1/customer/quotations", asha) == revisions
     assert walk("/api/admin/quotations", staff_headers, customer_id=customer_id) == revisions
