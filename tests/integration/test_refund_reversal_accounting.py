@@ -251,3 +251,20 @@ def test_a_reversed_refund_of_a_booking_ended_refunded_restores_no_commission(
 
     assert shop.owed() == inr("0")
     assert [d.kind for d in shop.documents()][-1] is InvoiceKind.DEBIT_NOTE
+
+
+def test_a_reversed_refund_of_a_reactivated_booking_restores_its_commission(
+    any_store: MemoryStore | SqlStore,
+) -> None:
+    # Cancelled and brought back (an appointment), the booking is live again: a refund
+    # that settled before and bounces now is the business's money, as for any live booking.
+    shop = Shop(any_store, lifecycle="appointment")
+    back = shop.refund("2000", "desk-1")
+    shop.core.bookings.cancel(shop.booking.id, principal=ADMIN)
+    shop.core.bookings.transition(shop.booking.id, "PENDING", principal=ADMIN)
+    assert shop.owed() == inr("750")
+
+    shop.bank_returns(back)
+
+    assert shop.owed() == inr("1000")
+    assert shop.ledger()[-1] == (ACCRUAL, inr("250"))
