@@ -397,6 +397,23 @@ class TestReactivation:
         world.pay(booking, "6000", "CASH-3")
         assert world.owed(booking) == _inr("1000")
 
+    def test_a_late_payment_earns_nothing_once_the_booking_is_reactivated(
+        self, world: World
+    ) -> None:
+        booking = world.book(travelers=2, lifecycle="appointment")
+        world.pay(booking, "4000", "CASH-1")
+        headers, body = world.pay_online(booking)
+        world.core.bookings.cancel(booking.id, principal=ADMIN)
+        world.core.payments.handle_webhook("fake", headers, body)  # captured while cancelled
+        payments = world.core.payments.for_booking(booking.id, principal=ADMIN)
+        assert [p.is_captured for p in payments] == [True, True]
+        world.core.bookings.transition(booking.id, "PENDING", principal=ADMIN)
+        assert world.ledger(booking) == [
+            (ACCRUAL, _inr("500"), Decimal("12.50")),
+            (REVERSAL, _inr("-500"), Decimal("12.50")),
+            (ACCRUAL, _inr("500"), Decimal("12.50")),
+        ]
+
     def test_a_booking_reactivated_by_an_import_row_earns_again(self, world: World) -> None:
         customer = world.core.customers.register(
             "+919800099999", name="Guest", principal=world.as_partner
@@ -490,12 +507,17 @@ class TestReport:
         with pytest.raises(NotFoundError):
             world.core.commissions.for_booking(direct.id, principal=world.as_partner)
 
-    @pytest.mark.parametrize("who", ["customer", "advisor"])
+    @pytest.mark.parametrize("who", ["customer", "advisor", "supplier", "webhook"])
     def test_customers_and_staff_without_view_all_read_no_commissions(
         self, world: World, who: str
     ) -> None:
         booking = world.book()
-        asker = Principal.customer(booking.customer_id) if who == "customer" else ADVISOR
+        asker = {
+            "customer": Principal.customer(booking.customer_id),
+            "advisor": ADVISOR,
+            "supplier": Principal.staff(StaffId(uuid4()), StaffRole.SUPPLIER),
+            "webhook": Principal.webhook("fake"),  # it may view all, but is no reader
+        }[who]
         now = world.clock.now()
         with pytest.raises(PermissionDeniedError):
             world.core.commissions.report(now, now + timedelta(days=1), principal=asker)

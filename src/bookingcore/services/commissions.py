@@ -186,8 +186,9 @@ def restore_on_refund_reversal(
     Call it in the transaction that reverses the refund, after
     :meth:`~bookingcore.domain.Payment.reverse_refund`. Nothing is restored when
     the refund reversed nothing, the booking's cancellation reversed the
-    payment's commission since, or the booking is closed to payment (cancelled,
-    or ended ``refunded``: as a late payment accrues nothing).
+    payment's commission since (and no reactivation gave it back), or the booking
+    is closed to payment (cancelled, or ended ``refunded``: as a late payment
+    accrues nothing).
 
     .. versionadded:: 0.4
     """
