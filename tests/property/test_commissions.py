@@ -150,8 +150,9 @@ def test_the_ledger_of_a_booking_stays_within_what_its_payments_earn(
                 bounced.add(refund_id)
                 refunded[payment] -= amount
             before = len(entries)
-            bounce(payment, refund_id)
-            bounce(payment, refund_id)  # reported again: restored once at most
+            if not cancelled:  # the service restores nothing for a booking closed to payment
+                bounce(payment, refund_id)
+                bounce(payment, refund_id)  # reported again: restored once at most
             assert len(entries) <= before + 1
         elif action == "redeliver" and refund_ids:  # a settled refund handled again
             again = refund_ids[which % len(refund_ids)]

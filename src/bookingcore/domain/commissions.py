@@ -30,10 +30,9 @@ The rules (pure functions, so they are checked without storage):
 * **A refund that failed after it settled restores what it reversed**
   (:func:`restoration_for_reversed_refund`): the customer's bank returned the
   money, so the business keeps it again and the partner's commission on it is
-  accrued again (an ``accrual`` naming the refund), unless the booking's
-  cancellation reversed the payment's commission since (and, as the service
-  decides, not for a booking closed to payment). A later refund of that money
-  reverses it again, in proportion.
+  accrued again (an ``accrual`` naming the refund), though not for a booking
+  closed to payment (cancelled, or ended ``refunded``), as the service decides.
+  A later refund of that money reverses it again, in proportion.
 * **A reactivated booking earns again** (:func:`accruals_for_reactivation`):
   a cancelled booking brought back to an active state (an appointment back to
   ``PENDING``) accrues each payment's commission again (an ``accrual`` keyed
@@ -302,14 +301,6 @@ def _kept_base(entries: Sequence[CommissionEntry], accrual: CommissionEntry) -> 
     return kept if kept.amount > 0 else Money.zero(accrual.currency)
 
 
-def _cancelled_since(entries: Sequence[CommissionEntry], payment_id: PaymentId) -> bool:
-    """True when a cancellation reversed the payment's commission and no reactivation of
-    the booking gave it back since (each reactivation follows one cancellation)."""
-    cancelled = sum(1 for e in entries if e.key.startswith(f"cancellation:{payment_id}:"))
-    reactivated = sum(1 for e in entries if e.key.startswith(f"{_REACTIVATION}{payment_id}:"))
-    return cancelled > reactivated
-
-
 def _share_kept(accrual: CommissionEntry, captured: Money, refunded: Money) -> Money:
     """What of ``accrual`` should stay accrued while the business keeps
     ``captured - refunded`` of its payment: ``accrued x kept / base``."""
@@ -396,8 +387,9 @@ def restoration_for_reversed_refund(
     commission to its share of what the business keeps now
     (``accrued x kept / base``, as :func:`reversal_for_refund` works it out).
     Nothing (None) when the refund reversed nothing, it was restored before, or
-    a cancellation of the booking reversed the payment's commission and no
-    reactivation gave it back since (a cancelled booking earns nothing back).
+    the payment's commission is at its share already. A cancelled booking earns
+    nothing back: the caller asks only for a booking open to payment (a
+    cancellation reversed what was left; its reactivation earns it again).
 
     .. versionadded:: 0.4
     """
@@ -406,7 +398,7 @@ def restoration_for_reversed_refund(
     taken = next((e for e in entries if e.key == f"refund:{refund_id}"), None)
     if accrual is None or taken is None or any(entry.key == key for entry in entries):
         return None
-    if _cancelled_since(entries, payment_id) or captured.currency != accrual.currency:
+    if captured.currency != accrual.currency:
         return None
     should_stay = _share_kept(accrual, captured, refunded)
     amount = min(-taken.amount, should_stay - _left(entries, accrual))
