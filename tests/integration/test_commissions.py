@@ -79,7 +79,12 @@ class World:
         ).partner
 
     def book(
-        self, travelers: int = 2, *, by: Principal | None = None, slot: Slot | None = None
+        self,
+        travelers: int = 2,
+        *,
+        by: Principal | None = None,
+        slot: Slot | None = None,
+        lifecycle: str | None = None,
     ) -> Booking:
         principal = by or self.as_partner
         self.seq += 1
@@ -94,6 +99,7 @@ class World:
                     for n in range(travelers)
                 ],
                 customer_id=customer.id,
+                lifecycle=lifecycle,
             ),
             principal=principal,
         )
@@ -333,6 +339,112 @@ class TestReversal:
         ]
 
 
+class TestReactivation:
+    """An appointment cancelled and brought back (CANCELLED -> PENDING) earns its commission
+    again, once per reactivation, at the rate of the payment; cancelled again, it is reversed."""
+
+    def test_a_reactivated_paid_booking_earns_its_commission_again_once(self, world: World) -> None:
+        start = world.clock.now()
+        booking = world.book(travelers=2, lifecycle="appointment")
+        world.pay(booking, "8000", "CASH-1")
+        world.set_rate(world.partner, "20")  # the payment's rate still applies
+        world.core.bookings.cancel(booking.id, principal=ADMIN, reason="car not ready")
+        back = world.core.bookings.transition
+        back(booking.id, "PENDING", principal=ADMIN, idempotency_key="back-1")
+        back(booking.id, "PENDING", principal=ADMIN, idempotency_key="back-1")  # retried
+        assert world.ledger(booking) == [
+            (ACCRUAL, _inr("1000"), Decimal("12.50")),
+            (REVERSAL, _inr("-1000"), Decimal("12.50")),
+            (ACCRUAL, _inr("1000"), Decimal("12.50")),
+        ]
+        again = world.core.commissions.for_booking(booking.id, principal=ADMIN)[2]
+        assert (again.base, again.refund_id, again.is_restoration) == (_inr("8000"), None, False)
+        assert again.is_reactivation
+        assert not again.is_capture_accrual
+        assert again.reason == f"booking {booking.reference} reactivated"
+
+        world.core.bookings.cancel(booking.id, principal=ADMIN)
+        back(booking.id, "PENDING", principal=ADMIN, idempotency_key="back-2")
+        assert world.owed(booking) == _inr("1000")  # exactly one net accrual
+        report = world.core.commissions.report(
+            start, world.clock.now() + timedelta(days=1), principal=ADMIN
+        )
+        (line,) = report.lines
+        assert (line.accrued, line.reversed, line.net, line.entries) == (
+            _inr("3000"),
+            _inr("2000"),
+            _inr("1000"),
+            5,
+        )
+        # Cancelled once more, it is reversed again.
+        world.core.bookings.cancel(booking.id, principal=ADMIN)
+        assert world.owed(booking) == _inr("0")
+
+    def test_a_reactivated_booking_earns_only_on_what_the_business_still_keeps(
+        self, world: World
+    ) -> None:
+        booking = world.book(travelers=2, lifecycle="appointment")
+        world.pay(booking, "3000", "CASH-1")
+        world.pay(booking, "5000", "CASH-2")
+        first, second = world.core.payments.for_booking(booking.id, principal=ADMIN)
+        world.core.payments.refund(first.id, _inr("1000"), principal=ADMIN, idempotency_key="r1")
+        world.core.bookings.cancel(booking.id, principal=ADMIN)
+        # Refunded while cancelled: nothing left to reverse then, less to earn back now.
+        world.core.payments.refund(second.id, _inr("5000"), principal=ADMIN, idempotency_key="r2")
+        world.core.bookings.transition(booking.id, "PENDING", principal=ADMIN)
+        assert world.owed(booking) == _inr("250")  # 12.5 % of the 2,000 kept
+        # A later capture accrues on the room the refunds freed, as before.
+        world.pay(booking, "6000", "CASH-3")
+        assert world.owed(booking) == _inr("1000")
+
+    def test_a_late_payment_earns_nothing_once_the_booking_is_reactivated(
+        self, world: World
+    ) -> None:
+        booking = world.book(travelers=2, lifecycle="appointment")
+        world.pay(booking, "4000", "CASH-1")
+        headers, body = world.pay_online(booking)
+        world.core.bookings.cancel(booking.id, principal=ADMIN)
+        world.core.payments.handle_webhook("fake", headers, body)  # captured while cancelled
+        payments = world.core.payments.for_booking(booking.id, principal=ADMIN)
+        assert [p.is_captured for p in payments] == [True, True]
+        world.core.bookings.transition(booking.id, "PENDING", principal=ADMIN)
+        assert world.ledger(booking) == [
+            (ACCRUAL, _inr("500"), Decimal("12.50")),
+            (REVERSAL, _inr("-500"), Decimal("12.50")),
+            (ACCRUAL, _inr("500"), Decimal("12.50")),
+        ]
+
+    def test_a_booking_reactivated_by_an_import_row_earns_again(self, world: World) -> None:
+        customer = world.core.customers.register(
+            "+919800099999", name="Guest", principal=world.as_partner
+        ).customer
+        booking = world.core.bookings.book(
+            BookingRequest(
+                world.slot.id,
+                [NewTraveler(TravelerDetails("Guest"), is_primary=True)],
+                customer_id=customer.id,
+                external_id="OLD-1",
+                lifecycle="appointment",
+            ),
+            principal=world.as_partner,
+        )
+        world.pay(booking, "4000", "CASH-1")
+        world.core.bookings.cancel(booking.id, principal=ADMIN)
+        header = ("name", "phone", "dealer_code", "booking_date", "external_id", "status")
+        cells = ("Guest", "+919800099999", "CAMP", booking.starts_at.isoformat(), "OLD-1")
+        job = world.core.imports.run_file(
+            ListSource(header, [(*cells, "PENDING")]),
+            principal=ADMIN,
+            settings=ImportSettings(lifecycle="appointment"),
+        )
+        assert (job.updated, job.failed) == (1, 0)
+        assert world.ledger(booking) == [
+            (ACCRUAL, _inr("500"), Decimal("12.50")),
+            (REVERSAL, _inr("-500"), Decimal("12.50")),
+            (ACCRUAL, _inr("500"), Decimal("12.50")),
+        ]
+
+
 class TestReport:
     def test_staff_see_each_partners_accrued_reversed_and_net_per_period(
         self, world: World
@@ -395,12 +507,17 @@ class TestReport:
         with pytest.raises(NotFoundError):
             world.core.commissions.for_booking(direct.id, principal=world.as_partner)
 
-    @pytest.mark.parametrize("who", ["customer", "advisor"])
+    @pytest.mark.parametrize("who", ["customer", "advisor", "supplier", "webhook"])
     def test_customers_and_staff_without_view_all_read_no_commissions(
         self, world: World, who: str
     ) -> None:
         booking = world.book()
-        asker = Principal.customer(booking.customer_id) if who == "customer" else ADVISOR
+        asker = {
+            "customer": Principal.customer(booking.customer_id),
+            "advisor": ADVISOR,
+            "supplier": Principal.staff(StaffId(uuid4()), StaffRole.SUPPLIER),
+            "webhook": Principal.webhook("fake"),  # it may view all, but is no reader
+        }[who]
         now = world.clock.now()
         with pytest.raises(PermissionDeniedError):
             world.core.commissions.report(now, now + timedelta(days=1), principal=asker)

@@ -251,3 +251,38 @@ def test_a_reversed_refund_of_a_booking_ended_refunded_restores_no_commission(
 
     assert shop.owed() == inr("0")
     assert [d.kind for d in shop.documents()][-1] is InvoiceKind.DEBIT_NOTE
+
+
+def test_a_reversed_refund_of_a_reactivated_booking_restores_its_commission(
+    any_store: MemoryStore | SqlStore,
+) -> None:
+    # Cancelled and brought back (an appointment), the booking is live again: a refund
+    # that settled before and bounces now is the business's money, as for any live booking.
+    shop = Shop(any_store, lifecycle="appointment")
+    back = shop.refund("2000", "desk-1")
+    shop.core.bookings.cancel(shop.booking.id, principal=ADMIN)
+    shop.core.bookings.transition(shop.booking.id, "PENDING", principal=ADMIN)
+    assert shop.owed() == inr("750")
+
+    shop.bank_returns(back)
+
+    assert shop.owed() == inr("1000")
+    assert shop.ledger()[-1] == (ACCRUAL, inr("250"))
+
+
+def test_a_refund_bouncing_after_a_reactivation_that_earned_nothing_restores_it(
+    any_store: MemoryStore | SqlStore,
+) -> None:
+    # The rest went back while the booking was cancelled, so its reactivation had
+    # nothing to earn again; the first refund bouncing now gives the business 2,000
+    # of a live booking again, and the partner its commission on it.
+    shop = Shop(any_store, lifecycle="appointment")
+    back = shop.refund("2000", "desk-1")
+    shop.core.bookings.cancel(shop.booking.id, principal=ADMIN)
+    shop.refund("6000", "desk-2")
+    shop.core.bookings.transition(shop.booking.id, "PENDING", principal=ADMIN)
+    assert shop.owed() == inr("0")
+
+    shop.bank_returns(back)
+
+    assert shop.owed() == inr("250")

@@ -15,6 +15,7 @@ from bookingcore import BookingId, Money, PartnerId, PaymentId, RefundId
 from bookingcore.domain import CommissionEntry, CommissionEntryId
 from bookingcore.domain.commissions import (
     accrual_for,
+    accruals_for_reactivation,
     restoration_for_reversed_refund,
     reversal_for_refund,
     reversals_for_cancellation,
@@ -33,7 +34,9 @@ def _id() -> UUID:
 
 steps = st.lists(
     st.tuples(
-        st.sampled_from(["capture", "refund", "refund", "cancel", "redeliver", "bounce"]),
+        st.sampled_from(
+            ["capture", "refund", "refund", "cancel", "redeliver", "bounce", "reactivate"]
+        ),
         st.integers(0, 3),  # which payment
         st.integers(1, 400_000),  # minor units
     ),
@@ -120,14 +123,36 @@ def test_the_ledger_of_a_booking_stays_within_what_its_payments_earn(
         elif action == "cancel" and not cancelled:
             cancelled = True
             entries += reversals_for_cancellation(entries, new_id=_id, change_id=uuid4(), now=T0)
+        elif action == "reactivate" and cancelled:  # back from cancelled (an appointment)
+            cancelled = False
+            change, kept = uuid4(), {p: (captured[p], refunded[p]) for p in captured}
+            entries += accruals_for_reactivation(
+                entries, new_id=_id, change_id=change, kept=kept, now=T0
+            )
+            again = accruals_for_reactivation(
+                entries, new_id=_id, change_id=change, kept=kept, now=T0
+            )
+            assert again == []  # the change retried: accrued once
+            for payment, (taken, back) in kept.items():  # each payment earns its share again
+                mine = [e for e in entries if e.payment_id == payment]
+                first = next((e for e in mine if e.is_capture_accrual), None)
+                if first is not None:
+                    share = Money(
+                        first.amount.amount
+                        * min(taken - back, first.base).amount
+                        / first.base.amount,
+                        "INR",
+                    )
+                    assert sum((e.amount for e in mine), _inr(0)) == share
         elif action == "bounce" and refund_ids:  # the bank returned a settled refund
             payment, amount, refund_id = refund_ids[which % len(refund_ids)]
             if refund_id not in bounced:
                 bounced.add(refund_id)
                 refunded[payment] -= amount
             before = len(entries)
-            bounce(payment, refund_id)
-            bounce(payment, refund_id)  # reported again: restored once at most
+            if not cancelled:  # the service restores nothing for a booking closed to payment
+                bounce(payment, refund_id)
+                bounce(payment, refund_id)  # reported again: restored once at most
             assert len(entries) <= before + 1
         elif action == "redeliver" and refund_ids:  # a settled refund handled again
             again = refund_ids[which % len(refund_ids)]

@@ -30,13 +30,21 @@ The rules (pure functions, so they are checked without storage):
 * **A refund that failed after it settled restores what it reversed**
   (:func:`restoration_for_reversed_refund`): the customer's bank returned the
   money, so the business keeps it again and the partner's commission on it is
-  accrued again (an ``accrual`` naming the refund), unless the booking's
-  cancellation reversed the payment's commission since (and, as the service
-  decides, not for a booking closed to payment). A later refund of that money
-  reverses it again, in proportion.
+  accrued again (an ``accrual`` naming the refund), though not for a booking
+  closed to payment (cancelled, or ended ``refunded``), as the service decides.
+  A later refund of that money reverses it again, in proportion.
+* **A reactivated booking earns again** (:func:`accruals_for_reactivation`):
+  a cancelled booking brought back to an active state (an appointment back to
+  ``PENDING``) accrues each payment's commission again (an ``accrual`` keyed
+  ``reactivation:<payment>:<status change>``, :attr:`CommissionEntry.is_reactivation`),
+  at the payment's rate, up to its share of what the business still keeps
+  (money refunded while the booking was cancelled earns nothing back). Cancelled
+  again, it is reversed again; however often it goes back and forth, what is
+  left is one payment's commission.
 * **Once.** Every entry has a ``key`` unique on the ledger (``accrual:<payment>``,
   ``refund:<refund>``, ``refund_reversed:<refund>``,
-  ``cancellation:<payment>:<status change>``), so a duplicate webhook or a
+  ``cancellation:<payment>:<status change>``,
+  ``reactivation:<payment>:<status change>``), so a duplicate webhook or a
   retried transaction can never accrue or reverse twice.
 
 .. versionadded:: 0.2
@@ -45,7 +53,7 @@ The rules (pure functions, so they are checked without storage):
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import NewType
@@ -70,6 +78,7 @@ __all__ = [
     "CommissionEntryKind",
     "CommissionSummary",
     "accrual_for",
+    "accruals_for_reactivation",
     "restoration_for_reversed_refund",
     "reversal_for_refund",
     "reversals_for_cancellation",
@@ -80,6 +89,7 @@ CommissionEntryId = NewType("CommissionEntryId", UUID)
 CommissionEntryId.__doc__ = "The id of a commission ledger entry."
 
 _HUNDRED = Decimal(100)
+_REACTIVATION = "reactivation:"
 
 
 class CommissionEntryKind(enum.StrEnum):
@@ -128,8 +138,10 @@ class CommissionEntry:
     currency, rounded to its minor unit. ``payment_id`` names the payment whose
     capture accrued it (reversals name the payment they reverse); ``refund_id``
     is set on a refund's reversal, and on the accrual that restores it when the
-    refund failed after it settled (:attr:`is_restoration`). ``key`` is unique
-    on the ledger.
+    refund failed after it settled (:attr:`is_restoration`). An accrual keyed
+    ``reactivation:...`` earns a payment's commission again once its cancelled
+    booking was reactivated (:attr:`is_reactivation`). ``key`` is unique on
+    the ledger.
 
     Raises:
         ValidationError: naming the field that breaks an invariant (an
@@ -184,12 +196,26 @@ class CommissionEntry:
         return self.kind is CommissionEntryKind.ACCRUAL and self.refund_id is not None
 
     @property
-    def is_capture_accrual(self) -> bool:
-        """True for the accrual a payment's capture earned (not a restoration).
+    def is_reactivation(self) -> bool:
+        """True for the accrual that earns a payment's commission again once its
+        cancelled booking was reactivated (key ``reactivation:<payment>:<status change>``).
 
         .. versionadded:: 0.4
         """
-        return self.kind is CommissionEntryKind.ACCRUAL and self.refund_id is None
+        return self.kind is CommissionEntryKind.ACCRUAL and self.key.startswith(_REACTIVATION)
+
+    @property
+    def is_capture_accrual(self) -> bool:
+        """True for the accrual a payment's capture earned (not a restoration, not a
+        reactivation's).
+
+        .. versionadded:: 0.4
+        """
+        return (
+            self.kind is CommissionEntryKind.ACCRUAL
+            and self.refund_id is None
+            and not self.is_reactivation
+        )
 
 
 def _commission(base: Money, rate: Decimal) -> Money:
@@ -265,12 +291,22 @@ def _left(entries: Sequence[CommissionEntry], accrual: CommissionEntry) -> Money
 
 def _kept_base(entries: Sequence[CommissionEntry], accrual: CommissionEntry) -> Money:
     """What is still commissioned of ``accrual``'s payment: its base less what was reversed,
-    plus what restorations gave back."""
+    plus what restorations and reactivations gave back."""
     mine = [e for e in entries if e.payment_id == accrual.payment_id]
     reversed_ = _sum((e.base for e in mine if not e.is_accrual), accrual.currency)
-    restored = _sum((e.base for e in mine if e.is_restoration), accrual.currency)
+    restored = _sum(
+        (e.base for e in mine if e.is_accrual and not e.is_capture_accrual), accrual.currency
+    )
     kept = accrual.base - reversed_ + restored
     return kept if kept.amount > 0 else Money.zero(accrual.currency)
+
+
+def _share_kept(accrual: CommissionEntry, captured: Money, refunded: Money) -> Money:
+    """What of ``accrual`` should stay accrued while the business keeps
+    ``captured - refunded`` of its payment: ``accrued x kept / base``."""
+    base = accrual.base
+    kept = _clamp(captured - refunded, base)
+    return Money(accrual.amount.amount * kept.amount / base.amount, base.currency)
 
 
 def _accrual_of(
@@ -351,8 +387,9 @@ def restoration_for_reversed_refund(
     commission to its share of what the business keeps now
     (``accrued x kept / base``, as :func:`reversal_for_refund` works it out).
     Nothing (None) when the refund reversed nothing, it was restored before, or
-    a cancellation of the booking reversed the payment's commission (a cancelled
-    booking earns nothing back).
+    the payment's commission is at its share already. A cancelled booking earns
+    nothing back: the caller asks only for a booking open to payment (a
+    cancellation reversed what was left; its reactivation earns it again).
 
     .. versionadded:: 0.4
     """
@@ -361,13 +398,9 @@ def restoration_for_reversed_refund(
     taken = next((e for e in entries if e.key == f"refund:{refund_id}"), None)
     if accrual is None or taken is None or any(entry.key == key for entry in entries):
         return None
-    if any(e.key.startswith(f"cancellation:{payment_id}:") for e in entries):
-        return None
     if captured.currency != accrual.currency:
         return None
-    base = accrual.base
-    kept = _clamp(captured - refunded, base)
-    should_stay = Money(accrual.amount.amount * kept.amount / base.amount, base.currency)
+    should_stay = _share_kept(accrual, captured, refunded)
     amount = min(-taken.amount, should_stay - _left(entries, accrual))
     if amount.amount <= 0:
         return None
@@ -430,6 +463,60 @@ def reversals_for_cancellation(
                 base=kept if kept.amount > 0 else accrual.base,
                 rate=accrual.rate,
                 amount=-left,
+                recorded_at=now,
+                reason=reason,
+            )
+        )
+    return made
+
+
+def accruals_for_reactivation(
+    entries: Sequence[CommissionEntry],
+    *,
+    new_id: Callable[[], UUID],
+    change_id: UUID,
+    kept: Mapping[PaymentId, tuple[Money, Money]],
+    now: datetime,
+    reason: str | None = None,
+) -> list[CommissionEntry]:
+    """The accruals reactivating a cancelled booking makes: each payment's commission again.
+
+    ``entries`` are the booking's ledger entries; ``kept`` gives, for each of its
+    payments, what it captured and what was refunded of it (now). A payment that
+    accrued earns again up to its share of what the business keeps
+    (``accrued x kept / base``, as :func:`reversal_for_refund` works it out) at
+    its accrual's rate, less what is still accrued of it: after a cancellation
+    that is what the cancellation reversed, unless refunds settled meanwhile.
+    ``change_id`` is the id of the status change that reactivated the booking,
+    so a retry of that change accrues nothing twice; a payment that accrued
+    nothing (a late payment) earns nothing. ``new_id`` makes the entries' ids.
+
+    .. versionadded:: 0.4
+    """
+    made = []
+    for accrual in (e for e in entries if e.is_capture_accrual):
+        key = f"{_REACTIVATION}{accrual.payment_id}:{change_id}"
+        totals = kept.get(accrual.payment_id)
+        if totals is None or any(entry.key == key for entry in entries):
+            continue
+        captured, refunded = totals
+        if captured.currency != accrual.currency:
+            continue
+        amount = _share_kept(accrual, captured, refunded) - _left(entries, accrual)
+        if amount.amount <= 0:
+            continue
+        base = _clamp(captured - refunded, accrual.base) - _kept_base(entries, accrual)
+        made.append(
+            CommissionEntry(
+                id=CommissionEntryId(new_id()),
+                key=key,
+                kind=CommissionEntryKind.ACCRUAL,
+                partner_id=accrual.partner_id,
+                booking_id=accrual.booking_id,
+                payment_id=accrual.payment_id,
+                base=base if base.amount > 0 else accrual.base,
+                rate=accrual.rate,
+                amount=amount,
                 recorded_at=now,
                 reason=reason,
             )

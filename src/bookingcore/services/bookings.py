@@ -1677,6 +1677,7 @@ class BookingService:
             offer_free_seats(self._ctx, tx, slot, now=self._ctx.now())
         assert raised.history is not None
         commissions.reverse_on_cancellation(self._ctx, tx, booking, raised.history.id)
+        commissions.accrue_on_reactivation(self._ctx, tx, booking, raised.history)
         # Paid after every supplier had confirmed: on to supplier_confirmed, same transaction.
         advance_if_suppliers_confirmed(self._ctx, tx, booking)
         return raised.history

@@ -14,7 +14,11 @@ for the rules):
   reversed), unless the booking is cancelled or ended ``refunded``;
 * cancelling a booking reverses what is left of its commission
   (:func:`reverse_on_cancellation`, called by every status change to the
-  lifecycle's cancelled state through :class:`~bookingcore.services.BookingService`).
+  lifecycle's cancelled state through :class:`~bookingcore.services.BookingService`);
+* reactivating a cancelled booking (an appointment back to ``PENDING``) accrues
+  its payments' commission again, up to what the business still keeps
+  (:func:`accrue_on_reactivation`, called by the same status changes, and by
+  an import row that moves the booking).
 
 Each entry has a unique key, so duplicate webhook deliveries and retried
 transactions never accrue or reverse twice. :class:`CommissionService`
@@ -42,10 +46,12 @@ from bookingcore.domain.commissions import (
     CommissionEntry,
     CommissionEntryId,
     accrual_for,
+    accruals_for_reactivation,
     restoration_for_reversed_refund,
     reversal_for_refund,
     reversals_for_cancellation,
 )
+from bookingcore.domain.lifecycle import LifecycleEvent
 from bookingcore.domain.payments import Payment, Refund
 from bookingcore.domain.policy import Permission, Principal, PrincipalKind, require
 from bookingcore.domain.queries import Page, PageRequest
@@ -59,6 +65,7 @@ __all__ = [
     "CommissionReportLine",
     "CommissionService",
     "accrue_on_capture",
+    "accrue_on_reactivation",
     "restore_on_refund_reversal",
     "reverse_on_cancellation",
     "reverse_on_refund",
@@ -179,8 +186,9 @@ def restore_on_refund_reversal(
     Call it in the transaction that reverses the refund, after
     :meth:`~bookingcore.domain.Payment.reverse_refund`. Nothing is restored when
     the refund reversed nothing, the booking's cancellation reversed the
-    payment's commission since, or the booking is closed to payment (cancelled,
-    or ended ``refunded``: as a late payment accrues nothing).
+    payment's commission since (and no reactivation gave it back), or the booking
+    is closed to payment (cancelled, or ended ``refunded``: as a late payment
+    accrues nothing).
 
     .. versionadded:: 0.4
     """
@@ -228,6 +236,46 @@ def reverse_on_cancellation(
         change_id=change_id,
         now=context.now(),
         reason=f"booking {booking.reference} cancelled",
+    )
+    for entry in entries:
+        tx.uow.commissions.add(entry)
+        _audit(tx, entry)
+    return entries
+
+
+def accrue_on_reactivation(
+    context: ServiceContext, tx: Transaction, booking: Booking, change: LifecycleEvent
+) -> Sequence[CommissionEntry]:
+    """Accrue again the commission of ``booking``'s payments once ``change`` reactivated
+    it (moved it from its lifecycle's cancelled state to an active one).
+
+    Each payment that accrued earns again, at its accrual's rate, up to its
+    share of what the business keeps of it now; ``change``'s id keys the
+    entries, so a retry of that change accrues nothing twice, and a later
+    cancellation reverses them as any accrual. Does nothing for any other move,
+    or for a booking without a partner.
+
+    .. versionadded:: 0.4
+    """
+    lifecycle = context.settings.lifecycle(booking.lifecycle)
+    if (
+        booking.partner_id is None
+        or lifecycle.cancelled is None
+        or change.from_status != lifecycle.cancelled
+        or not lifecycle.is_active(change.to_status)
+    ):
+        return ()
+    ledger = tx.uow.commissions.list_for_booking(booking.id)
+    if not ledger:
+        return ()
+    payments = tx.uow.payments.list_for_booking(booking.id)
+    entries = accruals_for_reactivation(
+        ledger,
+        new_id=context.ids.new_id,
+        change_id=change.id,
+        kept={p.id: (p.captured_amount, p.refunded_amount) for p in payments},
+        now=context.now(),
+        reason=f"booking {booking.reference} reactivated",
     )
     for entry in entries:
         tx.uow.commissions.add(entry)

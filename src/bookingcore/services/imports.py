@@ -1824,8 +1824,10 @@ class _Booker:
                 self.freed.add(slot.id)
             self._tx.record(moved, emit=emit)
             assert moved.history is not None
-            # As a cancel at the desk: what is left of a partner's commission is reversed.
+            # As a move at the desk: what is left of a partner's commission is reversed
+            # by a cancellation, and earned again by a reactivation.
             commissions.reverse_on_cancellation(self._ctx, self._tx, booking, moved.history.id)
+            commissions.accrue_on_reactivation(self._ctx, self._tx, booking, moved.history)
             changed = True
         edited = booking.edit(values, author=self._author, reason=reason)
         if edited is not None:
