@@ -502,7 +502,10 @@ class MemoryUnitOfWork:
                     raise ConflictError(msg)
 
     def _exists(self, table: str, row_id: object, deleted: Mapping[str, Collection[UUID]]) -> bool:
-        """Whether ``row_id`` is a row of ``table`` this commit would leave stored."""
+        """Whether ``row_id`` is a row of ``table`` this commit would leave stored: added
+        here (even after a delete of its id), or stored and not deleted by this commit."""
+        if row_id in self._inserted[table]:
+            return True
         if row_id in deleted[table]:
             return False
         return row_id in self._seen[table] or row_id in self._store.rows[table]
