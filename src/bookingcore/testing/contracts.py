@@ -217,6 +217,7 @@ from bookingcore.testing.builders import T0, Builder
 from bookingcore.testing.capabilities import AdapterCapabilities, required_capabilities, requires
 
 __all__ = [
+    "DANGLING_ROWS",
     "VERSIONED_KINDS",
     "AuthSessionRepositoryContract",
     "BookingGroupRepositoryContract",
@@ -241,6 +242,7 @@ __all__ = [
     "PaymentRepositoryContract",
     "PersistenceContract",
     "PushDeviceRepositoryContract",
+    "ReferenceContract",
     "ShareLinkRepositoryContract",
     "SlotRepositoryContract",
     "StaffRepositoryContract",
@@ -9488,8 +9490,201 @@ class ShareLinkRepositoryContract(_Base):
             assert uow.share_links.list_for_customer(booking.customer_id) == []
 
 
+#: What a unit of work adds: a row naming a row that was never stored.
+_Adds = Callable[[UnitOfWork], None]
+
+
+def _gone() -> UUID:
+    """The id of a row no store holds."""
+    return uuid4()
+
+
+def _dangling_certificate(uow_factory: UnitOfWorkFactory, make: Builder) -> _Adds:
+    certificate = Certificate.issue(
+        certificate_id=CertificateId(uuid4()),
+        customer_id=_store_customer(uow_factory, make).id,
+        booking_id=BookingId(_gone()),
+        kind="AOW",
+        number=f"V-{uuid4().hex[:8]}",
+        issued_at=T0,
+        now=T0,
+    )
+    return lambda uow: uow.certificates.add(certificate)
+
+
+def _dangling_family(uow_factory: UnitOfWorkFactory, make: Builder) -> _Adds:
+    family = Family(
+        id=FamilyId(uuid4()), owner_id=CustomerId(_gone()), created_at=T0, updated_at=T0
+    )
+    return lambda uow: uow.families.add(family)
+
+
+def _dangling_family_member(uow_factory: UnitOfWorkFactory, make: Builder) -> _Adds:
+    _, (member,) = _family_of(make, _store_customer(uow_factory, make))  # family never stored
+    return lambda uow: uow.families.add_member(member)
+
+
+def _dangling_family_invitation(uow_factory: UnitOfWorkFactory, make: Builder) -> _Adds:
+    invitation = _invitation(_store_family(uow_factory, make), make.customer())
+    return lambda uow: uow.families.add_invitation(invitation)
+
+
+def _dangling_communication(uow_factory: UnitOfWorkFactory, make: Builder) -> _Adds:
+    booking = _stored_booking(uow_factory, make)
+    message = CommunicationRepositoryContract._message(booking, 1, customer_id=CustomerId(_gone()))
+    return lambda uow: uow.communications.add(message)
+
+
+def _dangling_document(uow_factory: UnitOfWorkFactory, make: Builder) -> _Adds:
+    document = Document(
+        id=DocumentId(uuid4()),
+        booking_id=BookingId(_gone()),
+        kind=DocumentKind.VOUCHER,
+        filename="voucher.html",
+        media_type="text/html; charset=utf-8",
+        content="<h1>voucher</h1>",
+        created_at=T0,
+        source_event_id=uuid4(),
+        generated_by=None,
+    )
+    return lambda uow: uow.documents.add(document)
+
+
+def _dangling_share_link(uow_factory: UnitOfWorkFactory, make: Builder) -> _Adds:
+    link = attrs.evolve(
+        _share_link(_stored_booking(uow_factory, make)), booking_id=BookingId(_gone())
+    )
+    return lambda uow: uow.share_links.add(link)
+
+
+def _dangling_voucher_redemption(uow_factory: UnitOfWorkFactory, make: Builder) -> _Adds:
+    booking = _stored_booking(uow_factory, make)
+    redemption = VoucherRedemption(
+        id=VoucherRedemptionId(uuid4()),
+        voucher_id=VoucherId(_gone()),
+        booking_id=booking.id,
+        customer_id=booking.customer_id,
+        at=T0,
+        amount=Money("10", "INR"),
+    )
+    return lambda uow: uow.vouchers.add_redemption(redemption)
+
+
+def _dangling_commission(uow_factory: UnitOfWorkFactory, make: Builder) -> _Adds:
+    entry = make.commission_entry(_store_payment(uow_factory, make), PartnerId(_gone()))
+    return lambda uow: uow.commissions.add(entry)
+
+
+def _dangling_quotation(uow_factory: UnitOfWorkFactory, make: Builder) -> _Adds:
+    quotation = make.quotation(_store_customer(uow_factory, make).id, SlotId(_gone()))
+    return lambda uow: uow.quotations.add(quotation)
+
+
+def _dangling_push_device(uow_factory: UnitOfWorkFactory, make: Builder) -> _Adds:
+    device = _device(CustomerId(_gone()), f"token-{uuid4().hex}")
+    return lambda uow: uow.push_devices.add(device)
+
+
+def _dangling_audit_entry(uow_factory: UnitOfWorkFactory, make: Builder) -> _Adds:
+    booking_id = BookingId(_gone())
+    entry = AuditEntry(
+        id=uuid4(),
+        entity="booking",
+        entity_id=booking_id,
+        action=AuditAction.STATUS_CHANGED,
+        actor=Actor.system("contract"),
+        occurred_at=make.now,
+        old_values={"status": "pending"},
+        new_values={"status": "cancelled"},
+        reason=None,
+        booking_id=booking_id,
+    )
+    return lambda uow: uow.audit.add(entry)
+
+
+def _dangling(repository: str, build: Callable[[Builder], Any]) -> Callable[..., _Adds]:
+    """A case whose row needs no stored row but the one it names and misses."""
+
+    def dangling(uow_factory: UnitOfWorkFactory, make: Builder) -> _Adds:
+        row = build(make)
+        return lambda uow: getattr(uow, repository).add(row)
+
+    return dangling
+
+
+#: Entity -> (the column the error names, what stores the rows it needs and returns
+#: what adds a row naming a missing row through that column).
+DANGLING_ROWS: dict[str, tuple[str, Callable[[UnitOfWorkFactory, Builder], _Adds]]] = {
+    "customer": ("partner_id", _dangling("customers", lambda m: m.customer(partner_id=_gone()))),
+    "staff member": (
+        "supplier_id",
+        _dangling("staff", lambda m: m.staff_member(supplier_id=SupplierId(_gone()))),
+    ),
+    "booking group": (
+        "organizer_id",
+        _dangling("groups", lambda m: m.group(CustomerId(_gone()))),
+    ),
+    "import row error": (
+        "import_id",
+        _dangling("import_errors", lambda m: m.import_row_error(_gone(), 1)),
+    ),
+    "webhook delivery": (
+        "partner_id",
+        _dangling("webhook_deliveries", lambda m: m.webhook_delivery(PartnerId(_gone()))),
+    ),
+    "webhook attempt": (
+        "delivery_id",
+        _dangling("webhook_attempts", lambda m: m.webhook_attempt(_gone(), 1)),
+    ),
+    "lead": ("customer_id", _dangling("leads", lambda m: m.lead(CustomerId(_gone())))),
+    "trip": ("customer_id", _dangling("trips", lambda m: m.trip(CustomerId(_gone())))),
+    "itinerary": (
+        "booking_id",
+        _dangling("itineraries", lambda m: m.itinerary(BookingId(_gone()))),
+    ),
+    "quotation": ("slot_id", _dangling_quotation),
+    "certificate": ("booking_id", _dangling_certificate),
+    "family": ("owner_id", _dangling_family),
+    "family member": ("family_id", _dangling_family_member),
+    "family invitation": ("customer_id", _dangling_family_invitation),
+    "communication": ("customer_id", _dangling_communication),
+    "document": ("booking_id", _dangling_document),
+    "share link": ("booking_id", _dangling_share_link),
+    "voucher redemption": ("voucher_id", _dangling_voucher_redemption),
+    "commission entry": ("partner_id", _dangling_commission),
+    "push device": ("customer_id", _dangling_push_device),
+    "audit entry": ("booking_id", _dangling_audit_entry),
+}
+
+
+class ReferenceContract(_Base):
+    """Every store refuses what a SQL store's foreign keys refuse, on every table
+    that has them: a row naming a row that does not exist.
+
+    .. versionadded:: 0.4
+    """
+
+    @pytest.mark.parametrize("entity", sorted(DANGLING_ROWS))
+    def test_a_row_naming_a_missing_row_is_refused_naming_the_column(
+        self, uow_factory: UnitOfWorkFactory, make: Builder, entity: str
+    ) -> None:
+        """A ``ConflictError`` on commit names the column; nothing of the commit is
+        stored."""
+        column, dangling = DANGLING_ROWS[entity]
+        add = dangling(uow_factory, make)
+        bystander = make.customer()
+        with uow_factory() as uow:
+            uow.customers.add(bystander)
+            add(uow)
+            with pytest.raises(ConflictError, match=column):
+                uow.commit()
+        with uow_factory() as uow:
+            assert uow.customers.get(bystander.id) is None
+
+
 class StorageContract(
     UnitOfWorkContract,
+    ReferenceContract,
     CustomerRepositoryContract,
     TravelerRepositoryContract,
     CatalogRepositoryContract,

@@ -56,11 +56,21 @@ class Reference:
     (stored and not deleted, or added in the same unit of work); ``read`` gives the
     ids it names, when ``field`` is not one id itself (a booking's travelers), and
     ``field`` is then only its name in the error.
+
+    On commit, deleting a row that stored rows still name is refused, unless
+    ``cascade`` (the SQL key is ``ON DELETE CASCADE``): then those rows go with it.
     """
 
     field: str
     table: str
     read: Callable[[Any], Iterable[object]] | None = None
+    cascade: bool = False
+
+    @property
+    def restricts(self) -> bool:
+        """Whether deleting a row this field names is refused while it names it (the
+        SQL key's ``NO ACTION``); otherwise (``ON DELETE CASCADE``) the row goes too."""
+        return not self.cascade
 
     def ids(self, entity: Any) -> tuple[object, ...]:
         """The ids ``entity`` names through this field (``None`` for none)."""
@@ -69,8 +79,8 @@ class Reference:
         return tuple(self.read(entity))
 
 
-def _references(table: str, *fields: str) -> tuple[Reference, ...]:
-    return tuple(Reference(field, table) for field in fields)
+def _references(table: str, *fields: str, cascade: bool = False) -> tuple[Reference, ...]:
+    return tuple(Reference(field, table, cascade=cascade) for field in fields)
 
 
 @attrs.frozen
@@ -114,6 +124,11 @@ TABLES: tuple[Table, ...] = (
         "customers",
         Customer,
         {"phone": lambda c: c.phone.e164, "external_id": lambda c: c.external_id},
+        references=(
+            # Named as the SQL store's column (customers.merged_into_id).
+            Reference("merged_into_id", "customers", lambda c: (c.merged_into,)),
+            *_references("partners", "partner_id", "created_by_partner_id"),
+        ),
     ),
     Table("travelers", Traveler, references=_references("customers", "customer_id")),
     Table("locations", Location, {"code": lambda x: x.code}),
@@ -171,7 +186,7 @@ TABLES: tuple[Table, ...] = (
         },
         references=_references("bookings", "booking_id"),
     ),
-    Table("audit", AuditEntry),
+    Table("audit", AuditEntry, references=_references("bookings", "booking_id")),
     Table("outbox", OutboxMessage),
     Table("deliveries", Delivery),
     Table(
@@ -181,18 +196,37 @@ TABLES: tuple[Table, ...] = (
             "dedupe_key": lambda c: c.dedupe_key,
             "provider_message_id": lambda c: c.provider_message_id,
         },
+        references=(
+            *_references("customers", "customer_id"),
+            *_references("bookings", "booking_id", cascade=True),
+        ),
     ),
-    Table("documents", Document),
-    Table("staff", StaffMember, {"email_key": lambda x: x.email.match_key}),
+    Table("documents", Document, references=_references("bookings", "booking_id", cascade=True)),
+    Table(
+        "staff",
+        StaffMember,
+        {"email_key": lambda x: x.email.match_key},
+        references=_references("suppliers", "supplier_id"),
+    ),
     Table("imports", ImportJob),
-    Table("import_errors", ImportRowError),
+    Table(
+        "import_errors",
+        ImportRowError,
+        # Named as the SQL store's column (booking_import_errors.import_id).
+        references=(Reference("import_id", "imports", lambda e: (e.job_id,), cascade=True),),
+    ),
     Table("auth_sessions", AuthSession),
-    Table("groups", BookingGroup, {"group_reference": lambda g: g.group_reference}),
+    Table(
+        "groups",
+        BookingGroup,
+        {"group_reference": lambda g: g.group_reference},
+        references=_references("customers", "company_id", "organizer_id"),
+    ),
     Table(
         "booking_items",
         BookingItem,
         references=(
-            *_references("bookings", "booking_id"),
+            *_references("bookings", "booking_id", cascade=True),
             *_references("products", "product_id"),
             *_references("suppliers", "supplier_id"),
         ),
@@ -243,22 +277,40 @@ TABLES: tuple[Table, ...] = (
     ),
     Table("invoice_series", InvoiceSeries, {"key": lambda s: s.key}),
     # Partner commissions: an append-only ledger, one entry per key.
-    Table("commissions", CommissionEntry, {"key": lambda e: e.key}),
+    Table(
+        "commissions",
+        CommissionEntry,
+        {"key": lambda e: e.key},
+        references=(
+            *_references("bookings", "booking_id"),
+            *_references("partners", "partner_id"),
+        ),
+    ),
     # ---- partner webhooks
     Table(
         "webhook_deliveries",
         WebhookDelivery,
         {"webhook_id": lambda d: d.webhook_id},
         label="webhook_delivery",
+        references=_references("partners", "partner_id"),
     ),
     Table(
         "webhook_attempts",
         WebhookAttempt,
         {"number": lambda a: (a.delivery_id, a.number)},
         label="webhook_attempt",
+        references=_references("webhook_deliveries", "delivery_id", cascade=True),
     ),
     # The travel operating system: leads and quotations.
-    Table("leads", Lead, {"idempotency_key": lambda x: x.idempotency_key}),
+    Table(
+        "leads",
+        Lead,
+        {"idempotency_key": lambda x: x.idempotency_key},
+        references=(
+            *_references("partners", "partner_id"),
+            *_references("customers", "customer_id"),
+        ),
+    ),
     Table(
         "quotations",
         Quotation,
@@ -266,11 +318,31 @@ TABLES: tuple[Table, ...] = (
             "revision": lambda q: (q.reference, q.revision),
             "idempotency_key": lambda q: q.idempotency_key,
         },
+        references=(
+            *_references("leads", "lead_id"),
+            *_references("slots", "slot_id"),
+            *_references("customers", "customer_id"),
+            *_references("bookings", "booking_id"),
+        ),
     ),
-    Table("trips", Trip),
-    Table("itineraries", Itinerary, {"booking_id": lambda i: i.booking_id}),
+    Table("trips", Trip, references=_references("customers", "customer_id")),
+    Table(
+        "itineraries",
+        Itinerary,
+        {"booking_id": lambda i: i.booking_id},
+        references=_references("bookings", "booking_id", cascade=True),
+    ),
     # ------------------------------------------------------------ customer care (0.3)
-    Table("certificates", Certificate, {"number": lambda c: (c.kind, c.number)}),
+    Table(
+        "certificates",
+        Certificate,
+        {"number": lambda c: (c.kind, c.number)},
+        references=(
+            *_references("bookings", "booking_id"),
+            *_references("customers", "customer_id"),
+            *_references("travelers", "traveler_id"),
+        ),
+    ),
     # ---------------------------------------------------------- promo codes: vouchers
     Table("vouchers", Voucher, {"code": lambda v: v.code}),
     Table(
@@ -278,22 +350,52 @@ TABLES: tuple[Table, ...] = (
         VoucherRedemption,
         {"booking_id": lambda x: x.booking_id},
         label="voucher redemption",
+        references=(
+            *_references("vouchers", "voucher_id"),
+            *_references("customers", "customer_id"),
+            *_references("bookings", "booking_id"),
+        ),
     ),
     # ---------------------------------------------------------- push notifications: devices
-    Table("push_devices", PushDevice, {"token": lambda d: d.token}, label="push device"),
+    Table(
+        "push_devices",
+        PushDevice,
+        {"token": lambda d: d.token},
+        label="push device",
+        references=_references("customers", "customer_id"),
+    ),
     # ---------------------------------------------------------- sharing trips (0.4)
     Table(
-        "share_links", ShareLink, {"token_hash": lambda link: link.token_hash}, label="share link"
+        "share_links",
+        ShareLink,
+        {"token_hash": lambda link: link.token_hash},
+        label="share link",
+        references=(
+            *_references("bookings", "booking_id"),
+            *_references("customers", "customer_id"),
+        ),
     ),
     # ---------------------------------------------------------- family accounts (0.4)
-    Table("families", Family),
+    Table("families", Family, references=_references("customers", "owner_id")),
     Table(
         "family_members",
         FamilyMember,
         {"customer_id": lambda m: m.customer_id},
         label="family member",
+        references=(
+            *_references("customers", "customer_id"),
+            *_references("families", "family_id"),
+        ),
     ),
-    Table("family_invitations", FamilyInvitation, label="family invitation"),
+    Table(
+        "family_invitations",
+        FamilyInvitation,
+        label="family invitation",
+        references=(
+            *_references("families", "family_id"),
+            *_references("customers", "customer_id", "invited_by"),
+        ),
+    ),
     # ------------------------------------------------------------ the idempotency key registry
     # The key registry: one claim per key (its id derives from the key).
     Table("idempotency_keys", KeyClaim, {"key": lambda k: k.key}),

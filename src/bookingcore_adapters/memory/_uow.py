@@ -135,12 +135,24 @@ from bookingcore.errors import (
     ValidationError,
 )
 from bookingcore.serialization import serialized_message
-from bookingcore_adapters.memory._tables import TABLES, MemoryTables, Table
+from bookingcore_adapters.memory._tables import TABLES, MemoryTables, Reference, Table
 
 __all__ = ["MemoryUnitOfWork"]
 
 E = TypeVar("E")
 _TABLES = {t.name: t for t in TABLES}
+
+
+def _referrers() -> dict[str, list[tuple[Table, Reference]]]:
+    """Table -> the (table, field) pairs naming its rows: what deleting its rows checks."""
+    found: dict[str, list[tuple[Table, Reference]]] = {t.name: [] for t in TABLES}
+    for table in TABLES:
+        for reference in table.references:
+            found[reference.table].append((table, reference))
+    return found
+
+
+_REFERRERS = _referrers()
 
 
 class MemoryUnitOfWork:
@@ -259,25 +271,32 @@ class MemoryUnitOfWork:
                 and product; a booking's customer, slot, travelers, location,
                 product, supplier and partners; a line item's, lifecycle event's,
                 payment's, waitlist entry's and invoice's booking; a refund's
-                payment; see ``docs/sql.md``).
+                payment; and every other foreign key of the SQL tables, see
+                ``docs/sql.md``); or a row deleted here is still named by a row
+                that stays, where the SQL key has no ``ON DELETE CASCADE`` (the
+                error names the row and the column that names it). Rows named
+                through a cascading key are deleted with the row they name.
         """
         self._require_active()
         if self._read_only:
             self._check_unchanged()
             return
+        deleted = self._deletions()
         for table in TABLES:
             self._check_new_ids(table)
             self._check_unique(table)
             self._check_versions(table)
-            self._check_references(table)
+            self._check_references(table, deleted)
         # Every stored copy is made before the store changes: a copy that fails (a value
         # that cannot be copied) fails the commit with nothing written, never half of it.
         copies: dict[str, list[tuple[UUID, Any, Any]]] = {}
         for table in TABLES:
+            going = deleted[table.name]
             copies[table.name] = [
                 (row_id, entity, copy.deepcopy(entity))
                 for row_id, entity in self._seen[table.name].items()
-                if not (table.versioned and self._read[table.name].get(row_id) == entity)
+                if row_id not in going
+                and not (table.versioned and self._read[table.name].get(row_id) == entity)
             ]  # an unchanged versioned entity is left alone: whatever is stored stays
         for table in TABLES:
             rows = self._store.rows[table.name]
@@ -296,7 +315,7 @@ class MemoryUnitOfWork:
                 rows[row_id] = stored
                 if table.versioned:
                     self._read[table.name][row_id] = copy.deepcopy(stored)
-            for row_id in self._deleted[table.name]:
+            for row_id in deleted[table.name]:
                 old = rows.pop(row_id, None)
                 for key, read in table.unique.items():
                     if old is not None and indexes[key].get(read(old)) == row_id:
@@ -417,7 +436,48 @@ class MemoryUnitOfWork:
                 entity_name = table.entity_name
                 raise StaleVersionError(entity_name, row_id, read.version, actual)
 
-    def _check_references(self, table: Table) -> None:
+    def _deletions(self) -> dict[str, set[UUID]]:
+        """The rows this commit deletes: those deleted here, and the rows that name
+        them through a cascading key (and so on). Refused when a row that stays names
+        a deleted row through a key that does not cascade, as a SQL store's foreign
+        keys refuse it. Only tables whose rows are named elsewhere are looked through,
+        and only when this commit deletes some of their rows."""
+        deleted = {name: set(ids) for name, ids in self._deleted.items()}
+        pending = [(name, set(ids)) for name, ids in self._deleted.items() if ids]
+        while pending:
+            name, going = pending.pop()
+            for referrer, reference in _REFERRERS[name]:
+                gone = deleted[referrer.name]
+                cascaded: set[UUID] = set()
+                for row_id, entity in self._view(referrer.name, gone):
+                    named = [ident for ident in reference.ids(entity) if ident in going]
+                    if not named:
+                        continue
+                    if reference.cascade:
+                        cascaded.add(row_id)
+                        continue
+                    parent = _TABLES[name].entity_name
+                    msg = (
+                        f"{parent} {named[0]} is still named by {referrer.entity_name} "
+                        f"{row_id} ({reference.field}); nothing was stored"
+                    )
+                    raise ConflictError(msg)
+                if cascaded:
+                    gone |= cascaded
+                    pending.append((referrer.name, cascaded))
+        return deleted
+
+    def _view(self, table: str, gone: Collection[UUID]) -> Iterator[tuple[UUID, Any]]:
+        """The rows of ``table`` this unit of work sees, but those in ``gone``."""
+        seen = self._seen[table]
+        for row_id, entity in seen.items():
+            if row_id not in gone:
+                yield row_id, entity
+        for row_id, entity in self._store.rows[table].items():
+            if row_id not in seen and row_id not in gone:
+                yield row_id, entity
+
+    def _check_references(self, table: Table, deleted: Mapping[str, Collection[UUID]]) -> None:
         """A row written here must name rows that exist, as a SQL store's foreign keys
         make it: stored and not deleted here, or added in this unit of work. A row whose
         references did not change since it was stored is not checked again."""
@@ -431,7 +491,7 @@ class MemoryUnitOfWork:
                 if stored is not None and ids == reference.ids(stored):
                     continue
                 for ident in ids:
-                    if ident is None or self._exists(reference.table, ident):
+                    if ident is None or self._exists(reference.table, ident, deleted):
                         continue
                     entity_name = table.entity_name
                     parent = _TABLES[reference.table].entity_name
@@ -441,11 +501,14 @@ class MemoryUnitOfWork:
                     )
                     raise ConflictError(msg)
 
-    def _exists(self, table: str, row_id: object) -> bool:
-        """Whether ``row_id`` is a row of ``table`` this unit of work would leave stored."""
-        if row_id in self._seen[table]:
+    def _exists(self, table: str, row_id: object, deleted: Mapping[str, Collection[UUID]]) -> bool:
+        """Whether ``row_id`` is a row of ``table`` this commit would leave stored: added
+        here (even after a delete of its id), or stored and not deleted by this commit."""
+        if row_id in self._inserted[table]:
             return True
-        return row_id in self._store.rows[table] and row_id not in self._deleted[table]
+        if row_id in deleted[table]:
+            return False
+        return row_id in self._seen[table] or row_id in self._store.rows[table]
 
     def _track(self, table: str, row_id: UUID, row: Any) -> Any:
         seen = self._seen[table]
