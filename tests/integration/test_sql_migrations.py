@@ -38,6 +38,7 @@ from bookingcore.domain.bookings import Author, Booking
 from bookingcore.domain.catalog import Location, Product
 from bookingcore.domain.customers import Customer, Traveler
 from bookingcore.domain.devices import PushDevice, PushDeviceId
+from bookingcore.domain.documents import Document, DocumentKind
 from bookingcore.domain.idempotency import key_claim_id
 from bookingcore.domain.lifecycle import RESERVATION
 from bookingcore.domain.partner_webhooks import WebhookAttempt, WebhookDelivery, WebhookTopic
@@ -46,9 +47,9 @@ from bookingcore.domain.payments import RefundStatus
 from bookingcore.domain.queries import PageRequest
 from bookingcore.domain.sharing import ShareLinkId
 from bookingcore.domain.slots import Slot
-from bookingcore.domain.values import Actor, ActorKind, CommunicationId, EmailAddress
+from bookingcore.domain.values import Actor, ActorKind, CommunicationId, DocumentId, EmailAddress
 from bookingcore.domain.waitlist import WaitlistStatus
-from bookingcore.errors import DuplicateError
+from bookingcore.errors import ConflictError, DuplicateError
 from bookingcore.services.leads import LeadRequest
 from bookingcore.services.quotations import QuotationRequest
 from bookingcore.testing import FakePaymentProvider, FixedClock, RecordingNotifier, SequentialIds
@@ -1935,3 +1936,71 @@ def test_webhook_attempts_logged_before_masking_lose_their_passwords(
     with database.connect() as connection:
         urls = connection.execute(text("SELECT url FROM webhook_attempts")).scalars().all()
     assert sorted(urls) == sorted([masked_url, masked_url, plain_url])
+
+
+#: The revision before 0054 (bookings name their trip, documents their quotation).
+BEFORE_0054 = "0053"
+
+
+def test_bookings_gain_their_trip_from_the_trips_lists_and_documents_their_quotation(
+    database: Engine,
+) -> None:
+    """0054 adds ``bookings.trip_id`` and ``booking_documents.quotation_id`` (nullable,
+    referencing ``trips`` and ``quotations``, indexed) and fills each stored booking's
+    trip from the trip listing it; documents stored before keep NULL. The upgraded
+    schema is the mapping's; a downgrade drops both columns and their indexes."""
+    migrations.upgrade(database)
+    store = SqlStore(database)
+    make = Builder()
+    booked = _store_a_booking(store, make)
+    booking = booked.booking
+    loose = make.booking(booked.customer.id, booked.slot, [booked.traveler.id])
+    trip = make.trip(booked.customer.id, booking_ids=(booking.id,))
+    empty = make.trip(booked.customer.id)
+    quotation = make.quotation(booked.customer.id, booked.slot.id)
+    document = Document(
+        id=DocumentId(uuid4()),
+        booking_id=booking.id,
+        kind=DocumentKind.QUOTATION,
+        filename="quotation-v1.txt",
+        media_type="text/plain; charset=utf-8",
+        content="Quotation",
+        created_at=T0,
+    )
+    with store.unit_of_work() as uow:
+        uow.bookings.add(loose)
+        uow.trips.add(trip)
+        uow.trips.add(empty)
+        uow.quotations.add(quotation)
+        uow.documents.add(document)
+        uow.commit()
+    store.dispose()
+    migrations.downgrade(database, BEFORE_0054)
+    assert "trip_id" not in _columns(database, "bookings")
+    assert "ix_bookings_trip_id" not in _indexes(database, "bookings")
+    assert "quotation_id" not in _columns(database, "booking_documents")
+    assert "ix_booking_documents_quotation_id" not in _indexes(database, "booking_documents")
+    migrations.upgrade(database)
+    assert migrations.current(database) == migrations.head()
+    assert _differences(database) == []
+    assert "ix_bookings_trip_id" in _indexes(database, "bookings")
+    assert "ix_booking_documents_quotation_id" in _indexes(database, "booking_documents")
+    store = SqlStore(database)
+    with store.unit_of_work() as uow:
+        on_trip = uow.bookings.get(booking.id)
+        off_trip = uow.bookings.get(loose.id)
+        stored = uow.documents.get(document.id)
+    assert on_trip is not None
+    assert (on_trip.trip_id, on_trip.version) == (trip.id, booking.version)
+    assert off_trip is not None
+    assert off_trip.trip_id is None
+    assert stored is not None
+    assert stored.quotation_id is None
+    with store.unit_of_work() as uow:
+        uow.documents.add(attrs.evolve(document, id=DocumentId(uuid4()), quotation_id=uuid4()))
+        with pytest.raises(ConflictError):
+            uow.commit()  # the reference holds in the database
+    store.dispose()
+    migrations.downgrade(database, BEFORE_0054)
+    assert "trip_id" not in _columns(database, "bookings")
+    assert "quotation_id" not in _columns(database, "booking_documents")

@@ -1032,6 +1032,57 @@ class TestTripsItinerariesAndDocuments:
         assert "Ladakh Jeeps" in again[0].content
         assert jeep_item.supplier_id == holiday.jeeps.id
 
+    def test_a_booking_names_the_trip_it_is_on_as_trips_gain_and_lose_it(
+        self, holiday: Holiday
+    ) -> None:
+        """``Booking.trip_id`` follows the trips' ``booking_ids`` in the same unit of
+        work: set by ``create`` and ``add_booking``, cleared by ``remove_booking``;
+        a booking on one trip is refused by another and keeps its trip."""
+        core, admin = holiday.core, holiday.admin
+        booking = self._booked(holiday)
+        start = holiday.slot.starts_at.date()
+
+        def trip_of() -> object:
+            return core.bookings.get(booking.id, principal=admin).trip_id
+
+        assert trip_of() is None
+        first = core.trips.create(
+            booking.customer_id,
+            "Ladakh in spring",
+            starts_on=start,
+            ends_on=start,
+            booking_ids=[booking.id],
+            principal=admin,
+        )
+        assert trip_of() == first.id
+        second = core.trips.create(
+            booking.customer_id, "Goa", starts_on=start, ends_on=start, principal=admin
+        )
+        with pytest.raises(ValidationError) as caught:
+            core.trips.add_booking(second.id, booking.id, principal=admin)
+        assert caught.value.errors[0].code == "on_another_trip"
+        core.trips.remove_booking(second.id, booking.id, principal=admin)  # not on it
+        assert trip_of() == first.id
+        version = core.bookings.get(booking.id, principal=admin).version
+        core.trips.remove_booking(first.id, booking.id, principal=admin)
+        assert trip_of() is None
+        assert core.bookings.get(booking.id, principal=admin).version == version + 1
+        core.trips.add_booking(second.id, booking.id, principal=admin)
+        assert trip_of() == second.id
+        assert core.trips.get(second.id, principal=admin).booking_ids == (booking.id,)
+
+    def test_a_quotation_document_records_the_quotation_it_shows(self, holiday: Holiday) -> None:
+        core, admin = holiday.core, holiday.admin
+        _, quotation = _quoted(holiday)
+        core.quotations.send(quotation.id, principal=admin)
+        booking = core.quotations.approve(quotation.id, _party("Asha", "Ravi"), principal=admin)
+        [quote] = core.travel_documents.generate(booking.id, "quotation", principal=admin)
+        vouchers = core.travel_documents.generate(booking.id, "voucher", principal=admin)
+        assert quote.quotation_id == quotation.id
+        assert [d.quotation_id for d in vouchers] == [None] * len(vouchers)
+        listed = core.bookings.documents(booking.id, principal=admin)
+        assert [d.quotation_id for d in listed if d.id == quote.id] == [quotation.id]
+
     def test_documents_are_generated_on_demand_as_new_versions_in_the_store(
         self, holiday: Holiday, tmp_path: Path
     ) -> None:

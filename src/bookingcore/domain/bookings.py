@@ -58,6 +58,7 @@ from bookingcore.domain.values import (
     StaffId,
     SupplierId,
     TravelerId,
+    TripId,
     Versioned,
 )
 from bookingcore.errors import (
@@ -295,6 +296,11 @@ class Booking(Versioned):
     #:
     #: .. versionadded:: 0.4
     archived_at: datetime | None = None
+    #: The trip the booking is on (a booking is on one trip at most), kept by
+    #: :class:`~bookingcore.services.TripService` with the trip's ``booking_ids``.
+    #:
+    #: .. versionadded:: 0.4
+    trip_id: TripId | None = None
 
     entity_name = "booking"
 
@@ -1092,6 +1098,21 @@ class Booking(Versioned):
             new={"archived_at": None},
             reason=reason,
         )
+
+    def set_trip(self, trip_id: TripId | None, *, now: datetime) -> bool:
+        """Record the trip the booking is on (``None``: no trip); whether it changed.
+
+        :class:`~bookingcore.services.TripService` calls it in the unit of work that
+        changes the trip's ``booking_ids``, so the two always agree. A change moves
+        the booking's version on.
+
+        .. versionadded:: 0.4
+        """
+        if self.trip_id == trip_id:
+            return False
+        self.trip_id = trip_id
+        self.touch(now)
+        return True
 
     def touch(self, now: datetime) -> None:
         """Record that the booking changed: new ``updated_at``, next version."""

@@ -28,7 +28,7 @@ from bookingcore.domain.catalog import Location, Product
 from bookingcore.domain.communications import message_time
 from bookingcore.domain.customers import Customer, Traveler
 from bookingcore.domain.invoices import Invoice
-from bookingcore.domain.values import BookingId, DocumentId
+from bookingcore.domain.values import BookingId, DocumentId, QuotationId
 
 __all__ = ["Document", "DocumentData", "DocumentKind", "RenderedDocument"]
 
@@ -150,6 +150,11 @@ class Document:
     created_at: datetime
     source_event_id: UUID | None = None
     generated_by: UUID | None = None
+    #: The quotation revision a quotation document was generated from (None for
+    #: every other document).
+    #:
+    #: .. versionadded:: 0.4
+    quotation_id: QuotationId | None = None
 
     def erase(self, placeholder: str) -> bool:
         """Replace the content with ``placeholder`` (plain text), in place.

@@ -80,8 +80,9 @@ class Trip(Versioned):
         self.touch(now)
 
     def remove_booking(self, booking_id: BookingId, *, now: datetime) -> None:
-        """Take a booking off the trip (nothing happens to the booking itself); a
-        booking that is not on it leaves the trip as it is."""
+        """Take a booking off the trip; a booking that is not on it leaves the trip
+        as it is. :class:`~bookingcore.services.TripService` clears the booking's
+        ``trip_id`` in the same unit of work."""
         if booking_id not in self.booking_ids:
             return
         self.booking_ids = tuple(b for b in self.booking_ids if b != booking_id)

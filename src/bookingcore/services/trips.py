@@ -28,7 +28,7 @@ from bookingcore.domain.invoices import Invoice, InvoiceKind
 from bookingcore.domain.items import BookingItem
 from bookingcore.domain.policy import Permission, Principal, PrincipalKind
 from bookingcore.domain.queries import Page, PageRequest, every_item
-from bookingcore.domain.quotations import QuotationFilter, QuotationStatus
+from bookingcore.domain.quotations import Quotation, QuotationFilter, QuotationStatus
 from bookingcore.domain.trips import Itinerary, ItineraryDay, Trip, plan_days, render_itinerary
 from bookingcore.domain.values import BookingId, CustomerId, DocumentId, TripId
 from bookingcore.errors import NotFoundError, ValidationError
@@ -178,7 +178,7 @@ class TripService:
                 trip or another kind of operation.
 
         .. versionchanged:: 0.4
-           ``idempotency_key``.
+           ``idempotency_key``; sets each booking's ``trip_id``.
         """
         _require_staff(principal, "plan trips")
         key = principal_key(principal, idempotency_key)
@@ -221,6 +221,8 @@ class TripService:
             for index, booking_id in enumerate(trip.booking_ids):
                 self._check_booking(uow, trip, booking_id, f"booking_ids[{index}]")
             uow.trips.add(trip)
+            for booking_id in trip.booking_ids:
+                _set_trip(uow, booking_id, trip.id, now)
             tx.audit(
                 principal,
                 entity="trip",
@@ -255,7 +257,7 @@ class TripService:
                 request or another kind of operation.
 
         .. versionchanged:: 0.4
-           ``idempotency_key``.
+           ``idempotency_key``; sets the booking's ``trip_id``.
         """
 
         def add(uow: UnitOfWork, trip: Trip, now: datetime) -> None:
@@ -265,6 +267,7 @@ class TripService:
                 msg = f"booking {booking_id} is on this trip already"
                 raise ValidationError.single("booking_id", msg, "on_this_trip")
             trip.add_booking(booking_id, now=now)
+            _set_trip(uow, booking_id, trip.id, now)
 
         return self._change_bookings(
             "trip_booking_add",
@@ -297,13 +300,20 @@ class TripService:
                 request or another kind of operation.
 
         .. versionchanged:: 0.4
-           ``idempotency_key``.
+           ``idempotency_key``; clears the booking's ``trip_id``.
         """
+
+        def remove(uow: UnitOfWork, trip: Trip, now: datetime) -> None:
+            if booking_id not in trip.booking_ids:
+                return
+            trip.remove_booking(booking_id, now=now)
+            _set_trip(uow, booking_id, None, now)
+
         return self._change_bookings(
             "trip_booking_remove",
             trip_id,
             booking_id,
-            lambda _, trip, now: trip.remove_booking(booking_id, now=now),
+            remove,
             principal=principal,
             idempotency_key=idempotency_key,
         )
@@ -392,6 +402,15 @@ class TripService:
             if other.id != trip.id and booking_id in other.booking_ids:
                 msg = f"booking {booking.reference} is on the trip {other.name!r} already"
                 raise ValidationError.single(field, msg, "on_another_trip")
+
+
+def _set_trip(
+    uow: UnitOfWork, booking_id: BookingId, trip_id: TripId | None, now: datetime
+) -> None:
+    """Record on the booking (locked by the caller) the trip it is on now."""
+    booking = uow.bookings.get_for_update(booking_id)
+    if booking is not None:
+        booking.set_trip(trip_id, now=now)
 
 
 def _audit_change(
@@ -607,7 +626,6 @@ class TravelDocumentService:
             raise ValidationError.single("kind", msg, "invalid_choice")
         now = self._ctx.now()
         business = self._ctx.settings.business_name
-        generated_by = principal.id if principal.kind is PrincipalKind.STAFF else None
         with self._ctx.transaction() as tx:
             uow = tx.uow
             made, fresh = claim_change(
@@ -627,14 +645,16 @@ class TravelDocumentService:
             if wanted is DocumentKind.ITINERARY:
                 planned, _ = _plan(self._ctx, tx, booking, principal, now=now)
             texts: list[tuple[str, str]] = []
+            # The approved revision a quotation document shows, recorded on it.
+            quotation = self._quotation(uow, booking) if wanted is DocumentKind.QUOTATION else None
             issued: dict[str, Invoice] = {}  # the invoice behind each stem, for invoices
             if wanted is DocumentKind.INVOICE:
                 for invoice in uow.invoices.list_for_booking(booking_id):
                     issued[invoice.number] = invoice
                     text = _invoice_text(invoice, business, self._ctx.settings.zone)
                     texts.append((invoice.number, text))
-            elif wanted is DocumentKind.QUOTATION:
-                texts.append(("quotation", self._quotation_text(uow, booking, business)))
+            elif quotation is not None:
+                texts.append(("quotation", _quotation_text(quotation, booking, business)))
             elif wanted is DocumentKind.VOUCHER:
                 for number, item in _voucher_numbers(
                     uow.booking_items.list_for_booking(booking_id)
@@ -677,7 +697,8 @@ class TravelDocumentService:
                     media_type=rendered.media_type,
                     content=rendered.content,
                     created_at=now,
-                    generated_by=generated_by,
+                    generated_by=principal.id if principal.kind is PrincipalKind.STAFF else None,
+                    quotation_id=None if quotation is None else quotation.id,
                 )
                 uow.documents.add(document)
                 written.append(document)
@@ -729,7 +750,12 @@ class TravelDocumentService:
         )
 
     @staticmethod
-    def _quotation_text(uow: UnitOfWork, booking: Booking, business: str) -> str:
+    def _quotation(uow: UnitOfWork, booking: Booking) -> Quotation:
+        """The approved quotation the booking was made from.
+
+        Raises:
+            NotFoundError: there is none.
+        """
         quotation = next(
             (
                 q
@@ -747,19 +773,24 @@ class TravelDocumentService:
         )
         if quotation is None:
             raise NotFoundError("quotation", booking.reference)
-        lines = [
-            f"Quotation {quotation.reference}, version {quotation.revision} ({business})",
-            f"Booking {booking.reference}",
-            f"Seats for {quotation.travelers} at {quotation.seat_price}: {quotation.seats_total}",
-        ]
-        for line in quotation.lines:
-            rate = "" if line.exchange_rate == 1 else f" at {line.exchange_rate}"
-            lines.append(
-                f"- {line.description}: {line.quantity} x {line.unit_price}{rate}"
-                f" = {line.total_in(quotation.currency)}"
-            )
-        lines.append(f"Total: {quotation.total}")
-        return "\n".join(lines) + "\n"
+        return quotation
+
+
+def _quotation_text(quotation: Quotation, booking: Booking, business: str) -> str:
+    """The quotation document's text: the approved revision behind ``booking``."""
+    lines = [
+        f"Quotation {quotation.reference}, version {quotation.revision} ({business})",
+        f"Booking {booking.reference}",
+        f"Seats for {quotation.travelers} at {quotation.seat_price}: {quotation.seats_total}",
+    ]
+    for line in quotation.lines:
+        rate = "" if line.exchange_rate == 1 else f" at {line.exchange_rate}"
+        lines.append(
+            f"- {line.description}: {line.quantity} x {line.unit_price}{rate}"
+            f" = {line.total_in(quotation.currency)}"
+        )
+    lines.append(f"Total: {quotation.total}")
+    return "\n".join(lines) + "\n"
 
 
 def _document_id(made: UUID, index: int) -> DocumentId:

@@ -7145,6 +7145,7 @@ class TripRepositoryContract(_Base):
     first, a keyset page at a time; one itinerary per booking.
 
     .. versionadded:: 0.3
+    .. versionchanged:: 0.4 ``Booking.trip_id`` and ``Document.quotation_id`` read back.
     """
 
     def test_trips_read_back_equal_per_customer_newest_first(
@@ -7183,6 +7184,53 @@ class TripRepositoryContract(_Base):
             again = uow.trips.get(sooner.id)
             assert again is not None
             assert (again.booking_ids, again.version) == ((booking.id,), 2)
+
+    def test_a_booking_s_trip_and_a_document_s_quotation_read_back(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        """``Booking.trip_id`` and ``Document.quotation_id`` are stored, changed
+        and cleared with their unit of work.
+
+        .. versionadded:: 0.4
+        """
+        booking = _stored_booking(uow_factory, make)
+        trip = _committed(
+            uow_factory, "trips", make.trip(booking.customer_id, booking_ids=(booking.id,))
+        )
+        quotation = _committed(
+            uow_factory, "quotations", make.quotation(booking.customer_id, booking.slot_id)
+        )
+        document = Document(
+            id=DocumentId(uuid4()),
+            booking_id=booking.id,
+            kind=DocumentKind.QUOTATION,
+            filename="quotation-v1.txt",
+            media_type="text/plain; charset=utf-8",
+            content="Quotation",
+            created_at=T0,
+            generated_by=uuid4(),
+            quotation_id=quotation.id,
+        )
+        with uow_factory() as uow:
+            assert uow.bookings.get(booking.id).trip_id is None  # type: ignore[union-attr]
+            stored = uow.bookings.get_for_update(booking.id)
+            assert stored is not None
+            assert stored.set_trip(trip.id, now=T0 + timedelta(hours=1))
+            assert not stored.set_trip(trip.id, now=T0 + timedelta(hours=2))
+            uow.documents.add(document)
+            uow.commit()
+        with uow_factory() as uow:
+            on_trip = uow.bookings.get(booking.id)
+            assert on_trip is not None
+            assert (on_trip.trip_id, on_trip.version) == (trip.id, booking.version + 1)
+            assert uow.documents.get(document.id) == document
+            assert uow.documents.get(document.id).quotation_id == quotation.id  # type: ignore[union-attr]
+            stored = uow.bookings.get_for_update(booking.id)
+            assert stored is not None
+            stored.set_trip(None, now=T0 + timedelta(hours=3))
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.bookings.get(booking.id).trip_id is None  # type: ignore[union-attr]
 
     def test_pages_walk_every_trip_of_a_customer_once_newest_first(
         self, uow_factory: UnitOfWorkFactory, make: Builder

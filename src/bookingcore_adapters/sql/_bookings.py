@@ -189,6 +189,9 @@ bookings = Table(
     Column("loyalty_discount_amount", ExactDecimal(18, 4)),
     # archiving (revision 0046): when the booking left the operational lists.
     when("archived_at", nullable=True),
+    # trips (revision 0054): the trip the booking is on, kept with trips.booking_ids.
+    # Trips are never deleted, so the reference restricts.
+    ref("trip_id", "trips.id", index=True),
     # Staff lists are newest first by (created_at, id), keyset-paged: each filter
     # column leads an index that also holds that order, so a page of a filtered
     # list is one index range scan however deep it is (bench/booking_queries.py).
@@ -380,6 +383,7 @@ def _dump_booking(b: Booking) -> Row:
             None if b.loyalty_discount is None else b.loyalty_discount.amount
         ),
         "archived_at": b.archived_at,
+        "trip_id": b.trip_id,
     }
 
 
@@ -489,6 +493,7 @@ def _load_booking(r: Stored, children: Sequence[Stored]) -> Booking:
             else Money(r["loyalty_discount_amount"], currency)
         ),
         archived_at=r["archived_at"],
+        trip_id=r["trip_id"],
     )
 
 

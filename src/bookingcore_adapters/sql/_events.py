@@ -275,6 +275,9 @@ documents = Table(
     # The staff member who generated it on demand (an actor's id, no foreign key, as
     # every actor column); NULL for a document an automation made (source_event_id).
     Column("generated_by", Uuid()),
+    # The quotation revision a quotation document was generated from (revision 0054).
+    # Quotations are never deleted, so the reference restricts.
+    ref("quotation_id", "quotations.id", index=True),
 )
 
 #: The key registry: which kind of operation each stored idempotency key belongs to.
@@ -486,6 +489,7 @@ def _dump_document(d: Document) -> Row:
         "created_at": d.created_at,
         "source_event_id": d.source_event_id,
         "generated_by": d.generated_by,
+        "quotation_id": d.quotation_id,
     }
 
 
@@ -500,6 +504,7 @@ def _load_document(r: Stored, _: Sequence[Stored]) -> Document:
         created_at=r["created_at"],
         source_event_id=r["source_event_id"],
         generated_by=r["generated_by"],
+        quotation_id=r["quotation_id"],
     )
 
 
