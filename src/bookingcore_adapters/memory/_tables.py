@@ -167,6 +167,7 @@ TABLES: tuple[Table, ...] = (
             *_references("products", "product_id"),
             *_references("suppliers", "supplier_id"),
             *_references("partners", "partner_id", "created_by_partner_id"),
+            *_references("trips", "trip_id"),
         ),
     ),
     Table(
@@ -201,7 +202,14 @@ TABLES: tuple[Table, ...] = (
             *_references("bookings", "booking_id", cascade=True),
         ),
     ),
-    Table("documents", Document, references=_references("bookings", "booking_id", cascade=True)),
+    Table(
+        "documents",
+        Document,
+        references=(
+            *_references("bookings", "booking_id", cascade=True),
+            *_references("quotations", "quotation_id"),
+        ),
+    ),
     Table(
         "staff",
         StaffMember,
