@@ -31,7 +31,8 @@ class TestInProcessJobQueue(JobQueueContract):
     @pytest.fixture
     def queue(self, clock: FixedClock) -> InProcessJobQueue:
         return InProcessJobQueue(
-            clock=clock, retry=RetryPolicy(max_attempts=MAX_ATTEMPTS, first_delay=timedelta(1))
+            clock=clock,
+            retry=RetryPolicy(max_attempts=MAX_ATTEMPTS, first_delay=timedelta(hours=1)),
         )
 
     def work(self, queue: InProcessJobQueue) -> None:

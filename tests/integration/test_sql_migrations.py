@@ -1395,7 +1395,9 @@ def test_share_links_table_comes_with_0047_and_goes_on_downgrade(database: Engin
         location={"name": "Base camp", "address": "Manali bus stand"},
         slot={"name": "Hampta Pass trek"},
         traveler={"name": "Asha Rao"},
+        booking_too=False,
     )
+    _insert_booking_rows(database, booked)
     booking, customer = booked.booking, booked.customer
     migrations.upgrade(database)
     assert "share_links" in _tables(database)
@@ -1433,7 +1435,8 @@ def test_communications_gain_sending_since_and_its_partial_index(database: Engin
     migrations.upgrade(database, BEFORE_0048)
     assert "sending_since" not in _columns(database, "booking_communications")
     store = SqlStore(database)
-    booked = _store_a_booking(store, Builder())
+    booked = _store_a_booking(store, Builder(), booking_too=False)
+    _insert_booking_rows(database, booked)
     booking, customer = booked.booking, booked.customer
     with database.begin() as connection:
         connection.execute(
@@ -1495,8 +1498,13 @@ def test_messages_gain_a_claim_and_share_links_count_their_opens(database: Engin
     assert not {"view_count", "last_opened_at"} & _columns(database, "share_links")
     store = SqlStore(database)
     booked = _store_a_booking(
-        store, Builder(), location={"name": "Base camp"}, slot={"name": "Hampta Pass trek"}
+        store,
+        Builder(),
+        location={"name": "Base camp"},
+        slot={"name": "Hampta Pass trek"},
+        booking_too=False,
     )
+    _insert_booking_rows(database, booked)
     booking, customer = booked.booking, booked.customer
     message_id = uuid4()
     link_id = uuid4()
@@ -1571,7 +1579,8 @@ def test_messages_gain_their_attempts_and_whether_their_failure_may_work_later(
     migrations.upgrade(database, BEFORE_0050)
     assert not {"attempts", "retryable"} & _columns(database, "booking_communications")
     store = SqlStore(database)
-    booked = _store_a_booking(store, Builder())
+    booked = _store_a_booking(store, Builder(), booking_too=False)
+    _insert_booking_rows(database, booked)
     booking, customer = booked.booking, booked.customer
     message_id = uuid4()
     with database.begin() as connection:
@@ -1630,7 +1639,9 @@ def test_refunds_gain_what_their_provider_reported(database: Engine) -> None:
     assert "provider_status" not in _columns(database, "payment_refunds")
     store = SqlStore(database)
     make = Builder()
-    booking = _store_a_booking(store, make).booking
+    booked = _store_a_booking(store, make, booking_too=False)
+    _insert_booking_rows(database, booked)
+    booking = booked.booking
     payment = make.payment(booking, amount=Money("1000", "INR"))
     payment.capture(now=T0)
     with store.unit_of_work() as uow:

@@ -301,6 +301,10 @@ class TravelFlow(RuleBasedStateMachine):
         customer = Principal.customer(quotation.customer_id)
         try:
             self.core.quotations.reject(chosen, principal=customer, reason="too dear")
+        except NotFoundError:
+            # A revision never sent is the agency's draft: its customer does not see it.
+            assert not quotation.was_sent
+            return
         except InvalidTransitionError:
             assert quotation.status is not QuotationStatus.SENT
             return
@@ -342,6 +346,10 @@ class TravelFlow(RuleBasedStateMachine):
         expired = quotation.is_expired_on(self.clock.now().date())
         try:
             booking = self.core.quotations.approve(chosen, party, principal=principal)
+        except NotFoundError:
+            assert as_customer
+            assert not quotation.was_sent
+            return
         except QuotationSupersededError:
             assert current.id != chosen or quotation.status is QuotationStatus.SUPERSEDED
             return
